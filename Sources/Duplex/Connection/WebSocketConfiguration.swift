@@ -1,0 +1,81 @@
+import NIOCore
+
+/// Limits and timeouts of one WebSocket connection, the same for servers and clients.
+public struct WebSocketConfiguration: Sendable {
+    /// Largest message accepted, after reassembly and decompression. Larger → close 1009.
+    public var maxMessageSize: Int = 16 * 1024 * 1024
+    /// Most frames one message may be split into. More → close 1009. (Autobahn's
+    /// 9.3.x sends 4 MiB in 64-byte fragments: 65,536 frames.)
+    public var maxFragments: Int = 131_072
+    /// How long the peer gets to answer our close frame before the TCP connection is dropped.
+    public var closeTimeout: TimeAmount = .seconds(5)
+    /// The heartbeat: a ping is sent this often, and a peer that has sent nothing at all
+    /// (no pong, no data) for a whole interval after a ping is dropped as dead. 30 s keeps
+    /// connections alive behind proxies with 60 s idle limits (nginx's default). nil: off.
+    public var pingInterval: TimeAmount? = .seconds(30)
+    /// The outbound high-water mark: bytes queued for the socket but not yet written.
+    public var maxBufferedAmount: Int = 16 * 1024 * 1024
+    /// What happens to a send that finds more than `maxBufferedAmount` bytes queued.
+    public var backpressurePolicy: BackpressurePolicy = .close
+
+    /// What to do with a peer that does not read fast enough.
+    public enum BackpressurePolicy: Sendable {
+        /// Drop the connection (reported with close code 1008, policy violation): one slow
+        /// reader cannot hold the server's memory. The default.
+        case close
+        /// Discard the message and keep the connection; `droppedMessages` counts them.
+        case dropMessages
+    }
+
+    public init() {}
+}
+
+/// A complete message received on a connection.
+public enum WebSocketMessage: Sendable, Equatable {
+    case text(String)
+    case binary(ByteBuffer)
+}
+
+/// The connection states of the browser's `WebSocket.readyState`.
+public enum ReadyState: Int, Sendable, CustomStringConvertible {
+    case connecting = 0
+    case open = 1
+    case closing = 2
+    case closed = 3
+
+    public var description: String {
+        switch self {
+        case .connecting: "CONNECTING"
+        case .open: "OPEN"
+        case .closing: "CLOSING"
+        case .closed: "CLOSED"
+        }
+    }
+}
+
+/// Errors reported through a connection's error event.
+public enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The peer broke the protocol; the connection was failed with this close code.
+    case protocolViolation(ProtocolViolation)
+    /// The peer did not answer pings for a whole heartbeat interval.
+    case heartbeatTimeout
+    /// The peer did not answer our close frame in time.
+    case closeTimeout
+    /// The peer did not read and the outbound buffer passed its limit.
+    case backpressureLimitExceeded(bufferedBytes: Int)
+    /// A user handler threw; the connection was closed with 1011.
+    case handlerFailed(String)
+    /// The transport failed (reset, TLS error, ...).
+    case transport(String)
+
+    public var description: String {
+        switch self {
+        case .protocolViolation(let v): return v.description
+        case .heartbeatTimeout: return "peer did not answer the heartbeat ping"
+        case .closeTimeout: return "peer did not answer the close frame in time"
+        case .backpressureLimitExceeded(let n): return "peer is not reading: \(n) bytes queued, over the limit"
+        case .handlerFailed(let message): return "handler threw: \(message)"
+        case .transport(let message): return "transport error: \(message)"
+        }
+    }
+}

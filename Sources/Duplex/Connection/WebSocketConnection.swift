@@ -1,0 +1,519 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// How a connection ended: the browser's `CloseEvent`.
+public struct CloseEvent: Sendable, Equatable, CustomStringConvertible {
+    /// The code from the peer's close frame; 1005 when it had none, 1006 when the TCP
+    /// connection ended without one, or the code we failed the connection with.
+    public var code: CloseCode
+    public var reason: String
+    /// Whether both close frames were exchanged before the TCP connection ended.
+    public var wasClean: Bool
+
+    public var description: String { "close \(code) \"\(reason)\" \(wasClean ? "clean" : "unclean")" }
+}
+
+/// One open WebSocket, server or client side.
+///
+/// Everything happens on the connection's event loop: events are delivered there, and
+/// the methods may be called from anywhere (they hop to the loop when needed). There is
+/// no actor or Task per message.
+public final class WebSocketConnection: @unchecked Sendable {
+    public enum Role: Sendable { case server, client }
+
+    public let role: Role
+    public let channel: Channel
+    public var eventLoop: EventLoop { channel.eventLoop }
+    /// The opening handshake's request (on a client: the request it sent).
+    public let request: HTTPRequestHead
+    /// The request path without the query, e.g. `/chat`.
+    public let path: String
+    /// The query parameters of the request URI (percent-decoded; the last value wins).
+    public let query: [String: String]
+    public var headers: HTTPHeaders { request.headers }
+    public let remoteAddress: SocketAddress?
+    /// The negotiated subprotocol (`Sec-WebSocket-Protocol`), if any.
+    public let subprotocol: String?
+    /// The negotiated extensions (`Sec-WebSocket-Extensions` of the response), or "".
+    public let extensions: String
+    /// A number unique among this process's connections, for logs and maps.
+    public let id: UInt64
+
+    public var readyState: ReadyState { ReadyState(rawValue: state.load(ordering: .acquiring))! }
+    /// Messages discarded under the `.dropMessages` backpressure policy.
+    public var droppedMessages: Int { dropped.load(ordering: .relaxed) }
+
+    // MARK: Shared across threads (atomics only)
+    private let state = Atomic<Int>(ReadyState.open.rawValue)
+    private let dropped = Atomic<Int>(0)
+    private let streamRequested = Atomic<Bool>(false)
+    private let streamBox = Mutex<MessageStream?>(nil)
+
+    // MARK: Event-loop confined
+    let configuration: WebSocketConfiguration
+    let logger: Logger
+    var context: ChannelHandlerContext?
+    private var receiver: FrameReceiver
+    private var leftover: ByteBuffer?
+    var inReadCycle = false
+    private var needsFlush = false
+    private var inputClosed = false
+    private var closeReceived: (CloseCode, String)?
+    private var closeFrameWrite: EventLoopFuture<Void>?
+    private var failure: (code: CloseCode, reason: String)?
+    private var lastError: WebSocketError?
+    private var awaitingPong = false
+    private var closeTimer: Scheduled<Void>?
+    private var handlers = Handlers()
+    /// Called once when the connection has closed (the server unregisters it).
+    var onTerminate: (() -> Void)?
+
+    private struct Handlers {
+        var text: (@Sendable (String) throws -> Void)?
+        var binary: (@Sendable (ByteBuffer) throws -> Void)?
+        var message: (@Sendable (WebSocketMessage) throws -> Void)?
+        var ping: (@Sendable (ByteBuffer) -> Void)?
+        var pong: (@Sendable (ByteBuffer) -> Void)?
+        var close: (@Sendable (CloseEvent) -> Void)?
+        var error: (@Sendable (Error) -> Void)?
+    }
+
+    private static let nextID = Atomic<UInt64>(1)
+
+    init(
+        role: Role, channel: Channel, request: HTTPRequestHead, subprotocol: String?, extensions: String,
+        configuration: WebSocketConfiguration, logger: Logger
+    ) {
+        self.role = role
+        self.channel = channel
+        self.request = request
+        (self.path, self.query) = Self.splitURI(request.uri)
+        self.remoteAddress = channel.remoteAddress
+        self.subprotocol = subprotocol
+        self.extensions = extensions
+        self.configuration = configuration
+        self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var logger = logger
+        logger[metadataKey: "ws.id"] = "\(id)"
+        self.logger = logger
+        self.receiver = FrameReceiver(configuration: .init(
+            maxMessageSize: configuration.maxMessageSize,
+            maxFragments: configuration.maxFragments,
+            expectMasked: role == .server
+        ))
+    }
+
+    // MARK: - Events (nodejs-websocket style: text, binary, close, error; plus the rest)
+
+    /// A text message arrived. A handler that throws closes the connection with 1011.
+    public func onText(_ handler: @escaping @Sendable (String) throws -> Void) { setHandler { $0.text = handler } }
+    /// A binary message arrived.
+    public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) { setHandler { $0.binary = handler } }
+    /// Any message arrived (the browser's `onmessage`).
+    public func onMessage(_ handler: @escaping @Sendable (WebSocketMessage) throws -> Void) { setHandler { $0.message = handler } }
+    /// A ping arrived (the pong is sent automatically).
+    public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setHandler { $0.ping = handler } }
+    /// A pong arrived.
+    public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setHandler { $0.pong = handler } }
+    /// The connection closed (once, always last).
+    public func onClose(_ handler: @escaping @Sendable (CloseEvent) -> Void) { setHandler { $0.close = handler } }
+    /// Something went wrong; a close event follows.
+    public func onError(_ handler: @escaping @Sendable (Error) -> Void) { setHandler { $0.error = handler } }
+
+    private func setHandler(_ update: @escaping @Sendable (inout Handlers) -> Void) {
+        if eventLoop.inEventLoop {
+            update(&handlers)
+        } else {
+            eventLoop.execute { update(&self.handlers) }
+        }
+    }
+
+    /// The messages as an async sequence (`for try await message in connection.messages`).
+    /// It ends when the connection closes, and throws if it failed. Reading pauses when
+    /// the consumer falls behind, so a slow consumer does not buffer without bound.
+    /// Messages that arrived before the first access are only given to the handlers.
+    public var messages: WebSocketMessageSequence {
+        streamBox.withLock { box in
+            if let existing = box { return existing.sequence }
+            let stream = MessageStream(connection: self)
+            box = stream
+            streamRequested.store(true, ordering: .releasing)
+            if readyState == .closed { stream.source.finish() }
+            return stream.sequence
+        }
+    }
+
+    // MARK: - Sending
+
+    /// Sends a text message. Like the browser, a send after close is ignored.
+    public func send(_ text: String) {
+        onLoop { $0.sendFrame { allocator, mask in FrameEncoder.textFrame(text, mask: mask, allocator: allocator) } }
+    }
+
+    /// Sends a binary message.
+    public func send(_ data: ByteBuffer) {
+        onLoop { $0.sendBinaryNow(data, opcode: .binary) }
+    }
+
+    /// Sends a binary message.
+    public func send(_ bytes: [UInt8]) {
+        send(ByteBuffer(bytes: bytes))
+    }
+
+    /// Sends a ping (at most 125 bytes of payload).
+    public func ping(_ payload: ByteBuffer = ByteBuffer()) {
+        precondition(payload.readableBytes <= 125, "ping payload over 125 bytes")
+        onLoop { $0.sendBinaryNow(payload, opcode: .ping) }
+    }
+
+    /// Sends an unsolicited pong (a heartbeat that expects no answer).
+    public func pong(_ payload: ByteBuffer = ByteBuffer()) {
+        precondition(payload.readableBytes <= 125, "pong payload over 125 bytes")
+        onLoop { $0.sendBinaryNow(payload, opcode: .pong) }
+    }
+
+    /// Starts the closing handshake. Codes that may not be sent (1005, 1006, 1015,
+    /// below 1000, 1016–2999) are replaced by 1000. The reason is cut to 123 bytes.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") {
+        onLoop { $0.startClose(code: code, reason: reason) }
+    }
+
+    /// Drops the TCP connection at once, without a closing handshake.
+    public func terminate() {
+        onLoop { $0.channel.close(promise: nil) }
+    }
+
+    /// Bytes queued for the socket but not yet written (the browser's `bufferedAmount`).
+    public var bufferedAmount: Int {
+        if eventLoop.inEventLoop {
+            return (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        }
+        return (try? channel.getOption(.bufferedWritableBytes).wait()) ?? 0
+    }
+
+    /// Writes an already framed message (a broadcast encodes once, then calls this per
+    /// recipient). Must be called on the event loop.
+    func sendEncodedFrame(_ frame: ByteBuffer) {
+        eventLoop.preconditionInEventLoop()
+        sendFrame { _, _ in frame }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (WebSocketConnection) -> Void) {
+        if eventLoop.inEventLoop {
+            body(self)
+        } else {
+            eventLoop.execute { body(self) }
+        }
+    }
+
+    private var mask: MaskingKey? { role == .client ? MaskingKey.random() : nil }
+
+    private func sendBinaryNow(_ data: ByteBuffer, opcode: Opcode) {
+        guard readyState == .open, let context else { return }
+        let length = data.readableBytes
+        if length <= FrameEncoder.copyThreshold || role == .client {
+            sendFrame { allocator, mask in FrameEncoder.frame(opcode: opcode, payload: data, mask: mask, allocator: allocator) }
+        } else {
+            // Large server payloads go out as header + the caller's buffer: no copy.
+            guard admitSend() else { return }
+            var header = context.channel.allocator.buffer(capacity: 10)
+            FrameEncoder.writeHeader(into: &header, opcode: opcode, length: length, mask: nil)
+            context.write(NIOAny(header), promise: nil)
+            write(data)
+        }
+    }
+
+    private func sendFrame(_ encode: (ByteBufferAllocator, MaskingKey?) -> ByteBuffer) {
+        guard readyState == .open, let context, admitSend() else { return }
+        write(encode(context.channel.allocator, mask))
+    }
+
+    /// Applies the backpressure policy; false when the message must not be sent.
+    private func admitSend() -> Bool {
+        if channel.isWritable { return true }
+        let buffered = bufferedAmount
+        guard buffered > configuration.maxBufferedAmount else { return true }
+        switch configuration.backpressurePolicy {
+        case .dropMessages:
+            dropped.wrappingAdd(1, ordering: .relaxed)
+            return false
+        case .close:
+            logger.warning("dropping slow reader", metadata: ["buffered": "\(buffered)"])
+            failure = (.policyViolation, "outbound buffer limit exceeded")
+            report(.backpressureLimitExceeded(bufferedBytes: buffered))
+            channel.close(promise: nil)
+            return false
+        }
+    }
+
+    /// Writes now and flushes at the end of the read cycle (batching replies to a read)
+    /// or at once when not inside one.
+    private func write(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        if inReadCycle {
+            context.write(NIOAny(buffer), promise: nil)
+            needsFlush = true
+        } else {
+            context.writeAndFlush(NIOAny(buffer), promise: nil)
+        }
+    }
+
+    // MARK: - Inbound (called by WebSocketChannelHandler on the event loop)
+
+    func channelRead(_ buffer: ByteBuffer) {
+        guard !inputClosed else { return }
+        awaitingPong = false
+        var input: ByteBuffer
+        if var pending = leftover {
+            leftover = nil
+            var incoming = buffer
+            pending.writeBuffer(&incoming)
+            input = pending
+        } else {
+            input = buffer
+        }
+        do {
+            while !inputClosed, let event = try receiver.next(&input) {
+                handle(event)
+            }
+        } catch {
+            fail(error)
+            return
+        }
+        if !inputClosed && input.readableBytes > 0 {
+            // Only a partial frame header can be left (payloads are consumed as they
+            // come): copy those few bytes rather than pin the whole read buffer.
+            var rest = ByteBufferAllocator().buffer(capacity: input.readableBytes)
+            rest.writeBuffer(&input)
+            leftover = rest
+        }
+    }
+
+    func channelReadComplete() {
+        inReadCycle = false
+        if needsFlush {
+            needsFlush = false
+            context?.flush()
+        }
+    }
+
+    private func handle(_ event: FrameReceiver.Event) {
+        switch event {
+        case .message(let opcode, let payload, let compressed):
+            guard !compressed else {
+                fail(ProtocolViolation(.protocolError, "compressed message without permessage-deflate"))
+                return
+            }
+            if opcode == .text {
+                deliver(.text(String(buffer: payload)))
+            } else {
+                deliver(.binary(payload))
+            }
+        case .ping(let payload):
+            if readyState == .open {
+                sendFrame { allocator, mask in FrameEncoder.frame(opcode: .pong, payload: payload, mask: mask, allocator: allocator) }
+            }
+            handlers.ping?(payload)
+        case .pong(let payload):
+            handlers.pong?(payload)
+        case .close(let code, let reason):
+            receivedClose(code: code, reason: reason)
+        }
+    }
+
+    private func deliver(_ message: WebSocketMessage) {
+        do {
+            switch message {
+            case .text(let text): try handlers.text?(text)
+            case .binary(let data): try handlers.binary?(data)
+            }
+            try handlers.message?(message)
+        } catch {
+            logger.error("message handler threw", metadata: ["error": "\(error)"])
+            report(.handlerFailed("\(error)"))
+            startClose(code: .internalServerError, reason: "internal error")
+        }
+        if streamRequested.load(ordering: .acquiring), let stream = streamBox.withLock({ $0 }) {
+            if case .stopProducing = stream.source.yield(message) {
+                channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            }
+        }
+    }
+
+    func resumeReading() {
+        guard readyState != .closed else { return }
+        channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        channel.read()
+    }
+
+    // MARK: - Closing
+
+    private func startClose(code: CloseCode, reason: String) {
+        guard readyState == .open else { return }
+        let wireCode = code.isValidOnWire ? code : .normalClosure
+        writeCloseFrame(code: wireCode, reason: reason)
+        setState(.closing)
+        closeTimer = eventLoop.scheduleTask(in: configuration.closeTimeout) { [self] in
+            logger.debug("close handshake timed out")
+            report(.closeTimeout)
+            channel.close(promise: nil)
+        }
+    }
+
+    private func receivedClose(code: CloseCode, reason: String) {
+        inputClosed = true
+        closeReceived = (code, reason)
+        if readyState == .open {
+            // Echo the code, as RFC 6455 §5.5.1 asks.
+            writeCloseFrame(code: code == .noStatusReceived ? nil : code, reason: "")
+            setState(.closing)
+        }
+        switch role {
+        case .server:
+            // The server closes the TCP connection first (RFC 6455 §7.1.1).
+            closeTransportAfterFlush()
+        case .client:
+            if closeTimer == nil {
+                closeTimer = eventLoop.scheduleTask(in: configuration.closeTimeout) { [self] in
+                    channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): close frame with the violation's code, then
+    /// the TCP connection is dropped without waiting.
+    private func fail(_ violation: ProtocolViolation) {
+        inputClosed = true
+        logger.debug("protocol violation", metadata: ["code": "\(violation.code.rawValue)", "reason": "\(violation.reason)"])
+        failure = (violation.code, violation.reason)
+        report(.protocolViolation(violation))
+        if readyState == .open {
+            writeCloseFrame(code: violation.code, reason: violation.reason)
+            setState(.closing)
+        }
+        closeTransportAfterFlush()
+    }
+
+    private func writeCloseFrame(code: CloseCode?, reason: String) {
+        guard let context else { return }
+        let frame = FrameEncoder.closeFrame(code: code, reason: reason, mask: mask, allocator: context.channel.allocator)
+        let promise = eventLoop.makePromise(of: Void.self)
+        closeFrameWrite = promise.futureResult
+        context.writeAndFlush(NIOAny(frame), promise: promise)
+    }
+
+    private func closeTransportAfterFlush() {
+        context?.flush()
+        let channel = self.channel
+        if let written = closeFrameWrite {
+            written.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// The heartbeat: called every `pingInterval` by the server or client.
+    func heartbeat() {
+        guard readyState == .open else { return }
+        if awaitingPong {
+            logger.debug("heartbeat timeout: peer silent for a whole interval")
+            failure = (.abnormalClosure, "heartbeat timeout")
+            report(.heartbeatTimeout)
+            channel.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        sendBinaryNow(ByteBuffer(), opcode: .ping)
+    }
+
+    func errorCaught(_ error: Error) {
+        logger.debug("transport error", metadata: ["error": "\(error)"])
+        report(.transport("\(error)"))
+        channel.close(promise: nil)
+    }
+
+    func channelInactive() {
+        guard readyState != .closed else { return }
+        setState(.closed)
+        closeTimer?.cancel()
+        closeTimer = nil
+        let event: CloseEvent
+        if let (code, reason) = closeReceived {
+            event = CloseEvent(code: code, reason: reason, wasClean: closeFrameWrite != nil)
+        } else if let failure {
+            event = CloseEvent(code: failure.code, reason: failure.reason, wasClean: false)
+        } else {
+            event = CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
+        }
+        handlers.close?(event)
+        if let stream = streamBox.withLock({ $0 }) {
+            if let lastError { stream.source.finish(lastError) } else { stream.source.finish() }
+        }
+        handlers = Handlers()  // break reference cycles through captured connections
+        onTerminate?()
+        onTerminate = nil
+        context = nil
+    }
+
+    private func report(_ error: WebSocketError) {
+        lastError = error
+        handlers.error?(error)
+    }
+
+    private func setState(_ newState: ReadyState) {
+        state.store(newState.rawValue, ordering: .releasing)
+    }
+
+    // MARK: - URI
+
+    static func splitURI(_ uri: String) -> (String, [String: String]) {
+        guard let q = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: q)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = percentDecode(parts[0])
+            query[key] = parts.count > 1 ? percentDecode(parts[1]) : ""
+        }
+        return (String(uri[..<q]), query)
+    }
+
+    static func percentDecode(_ s: Substring) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count)
+        var it = s.utf8.makeIterator()
+        while let c = it.next() {
+            if c == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if c == UInt8(ascii: "%"), let h = it.next(), let l = it.next(),
+                      let hv = hexValue(h), let lv = hexValue(l) {
+                bytes.append(hv << 4 | lv)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension WebSocketConnection: Hashable {
+    public static func == (lhs: WebSocketConnection, rhs: WebSocketConnection) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+
+extension WebSocketConnection: CustomStringConvertible {
+    public var description: String {
+        "WebSocketConnection(id: \(id), \(readyState), path: \(path), remote: \(remoteAddress.map { "\($0)" } ?? "?"))"
+    }
+}

@@ -1,0 +1,220 @@
+import NIOCore
+import NIOHTTP1
+
+/// The first handler of every server connection. It reads HTTP requests and either
+/// upgrades the connection to a WebSocket (then leaves the pipeline with the HTTP codec),
+/// or answers a plain request through the server's HTTP handler.
+///
+/// Requests on one connection are answered in order: parts that arrive while a response
+/// is pending (a long poll) wait in `queued`.
+final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let server: WebSocketServer
+    private let decoder: RemovableChannelHandler
+    private let encoder: RemovableChannelHandler
+
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var bodyTooLarge = false
+    private var responding = false
+    private var queued: [HTTPServerRequestPart] = []
+    private var idleTimer: Scheduled<Void>?
+
+    init(server: WebSocketServer, decoder: RemovableChannelHandler, encoder: RemovableChannelHandler) {
+        self.server = server
+        self.decoder = decoder
+        self.encoder = encoder
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armIdleTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    /// Slowloris protection: a connection must complete each request head and body within
+    /// the handshake timeout (also the keep-alive idle limit between requests).
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        let channel = context.channel
+        let logger = server.configuration.logger
+        idleTimer = context.eventLoop.scheduleTask(in: server.configuration.handshakeTimeout) {
+            logger.debug("closing HTTP connection: no complete request in time", metadata: ["remote": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            channel.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if responding {
+            queued.append(part)
+            return
+        }
+        process(part, context: context)
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let requestHead):
+            head = requestHead
+            body.clear()
+            bodyTooLarge = false
+        case .body(var chunk):
+            if body.readableBytes + chunk.readableBytes > server.configuration.maxRequestBodySize {
+                bodyTooLarge = true
+            } else if !bodyTooLarge {
+                body.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let requestHead = head else { return }
+            head = nil
+            idleTimer?.cancel()
+            idleTimer = nil
+            if bodyTooLarge {
+                respond(HTTPResponse(status: .payloadTooLarge, body: "request body over \(server.configuration.maxRequestBodySize) bytes\n"),
+                        to: requestHead, context: context, forceClose: true)
+            } else if Handshake.isWebSocketAttempt(requestHead) {
+                handshake(requestHead, context: context)
+            } else {
+                serve(requestHead, context: context)
+            }
+        }
+    }
+
+    // MARK: - WebSocket upgrade
+
+    private func handshake(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        let key: String
+        do {
+            key = try Handshake.validate(requestHead)
+        } catch {
+            reject(error, requestHead, context: context)
+            return
+        }
+        let configuration = server.configuration
+        var extraHeaders: HTTPHeaders = [:]
+        switch configuration.shouldUpgrade?(requestHead, context.channel.remoteAddress) ?? .accept() {
+        case .accept(let headers): extraHeaders = headers
+        case .reject(let error):
+            reject(error, requestHead, context: context)
+            return
+        }
+        guard server.reserveConnectionSlot() else {
+            reject(HandshakeError(status: .serviceUnavailable, reason: "server is at its connection limit"), requestHead, context: context)
+            return
+        }
+
+        let offered = Handshake.offeredSubprotocols(requestHead)
+        var subprotocol: String?
+        if !offered.isEmpty, let select = configuration.selectSubprotocol, let chosen = select(offered, requestHead), offered.contains(chosen) {
+            subprotocol = chosen
+        }
+
+        var headers = HTTPHeaders()
+        headers.add(name: "Upgrade", value: "websocket")
+        headers.add(name: "Connection", value: "Upgrade")
+        headers.add(name: "Sec-WebSocket-Accept", value: Handshake.acceptValue(forKey: key))
+        if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        headers.add(contentsOf: extraHeaders)
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+
+        let connection = WebSocketConnection(
+            role: .server, channel: context.channel, request: requestHead, subprotocol: subprotocol,
+            extensions: "", configuration: configuration.webSocket, logger: configuration.logger
+        )
+        // Swap the pipeline: the WebSocket handler goes in, the HTTP codec and this handler
+        // go out. The decoder goes last: bytes it holds beyond the request are forwarded to
+        // the WebSocket handler when it leaves, after the user has set the event handlers.
+        let pipeline = context.pipeline.syncOperations
+        do {
+            try pipeline.addHandler(WebSocketChannelHandler(connection: connection))
+            pipeline.removeHandler(encoder, promise: nil)
+            context.channel.setOption(ChannelOptions.writeBufferWaterMark,
+                                      value: .init(low: configuration.webSocket.maxBufferedAmount / 2,
+                                                   high: max(1, configuration.webSocket.maxBufferedAmount))).whenFailure { _ in }
+            server.connectionOpened(connection)
+            pipeline.removeHandler(context: context, promise: nil)
+            pipeline.removeHandler(decoder, promise: nil)
+        } catch {
+            configuration.logger.error("upgrade failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    private func reject(_ error: HandshakeError, _ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        server.configuration.logger.debug("handshake refused", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)", "uri": "\(requestHead.uri)"])
+        var headers = error.headers
+        headers.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8")
+        respond(HTTPResponse(status: error.status, headers: headers, body: ByteBuffer(string: error.reason + "\n")),
+                to: requestHead, context: context, forceClose: true)
+    }
+
+    // MARK: - Plain HTTP
+
+    private func serve(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let handler = server.configuration.httpHandler else {
+            respond(HTTPResponse(status: .upgradeRequired, headers: ["Upgrade": "websocket"], body: "this is a WebSocket endpoint: send a WebSocket handshake\n"),
+                    to: requestHead, context: context, forceClose: false)
+            return
+        }
+        responding = true
+        let request = HTTPRequest(head: requestHead, body: body, remoteAddress: context.channel.remoteAddress,
+                                  eventLoop: context.eventLoop, connectionClosed: context.channel.closeFuture)
+        body = ByteBuffer()
+        let logger = server.configuration.logger
+        handler(request).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let response):
+                self.respond(response, to: requestHead, context: context, forceClose: false)
+            case .failure(let error):
+                logger.error("HTTP handler failed", metadata: ["error": "\(error)", "uri": "\(requestHead.uri)"])
+                self.respond(HTTPResponse(status: .internalServerError, body: "internal server error\n"), to: requestHead, context: context, forceClose: false)
+            }
+        }
+    }
+
+    private func respond(_ response: HTTPResponse, to requestHead: HTTPRequestHead, context: ChannelHandlerContext, forceClose: Bool) {
+        guard context.channel.isActive else { return }
+        let keepAlive = requestHead.isKeepAlive && !forceClose && !server.isClosing
+        var head = HTTPResponseHead(version: requestHead.version, status: response.status, headers: response.headers)
+        head.headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.readableBytes)")
+        if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        responding = false
+        guard keepAlive else {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        armIdleTimer(context: context)
+        // Requests that arrived during a long poll are processed now, in order.
+        while !responding, !queued.isEmpty {
+            process(queued.removeFirst(), context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Malformed HTTP from the decoder: answer 400 once, then drop the connection.
+        if error is HTTPParserError, context.channel.isActive {
+            let body = ByteBuffer(string: "malformed HTTP request\n")
+            var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
+            head.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+            head.headers.add(name: "Connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,230 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A WebSocket server, as easy as Node's nodejs-websocket:
+///
+/// ```swift
+/// let server = WebSocketServer { connection in
+///     connection.onText { text in connection.send(text.uppercased()) }
+/// }
+/// try await server.listen(port: 8001)
+/// try await server.run()
+/// ```
+public final class WebSocketServer: Sendable {
+    public struct Configuration: Sendable {
+        /// Limits and timeouts of each WebSocket connection.
+        public var webSocket = WebSocketConfiguration()
+        /// Time allowed to send a complete request (slowloris protection); also the
+        /// keep-alive idle limit of plain HTTP connections.
+        public var handshakeTimeout: TimeAmount = .seconds(10)
+        /// Most simultaneous WebSocket connections; more are refused with 503.
+        public var maxConnections = 100_000
+        /// Largest body of a plain HTTP request; larger ones get 413.
+        public var maxRequestBodySize = 1024 * 1024
+        /// Decides about each valid handshake: accept (with extra response headers) or
+        /// reject with a status of your choice (authentication, origin checks, routing).
+        public var shouldUpgrade: (@Sendable (HTTPRequestHead, SocketAddress?) -> UpgradeDecision)?
+        /// Picks one of the subprotocols the client offers (in its order), or nil for none.
+        public var selectSubprotocol: (@Sendable ([String], HTTPRequestHead) -> String?)?
+        /// Answers plain HTTP requests (pages, long polling). Without it they get 426.
+        public var httpHandler: (@Sendable (HTTPRequest) -> EventLoopFuture<HTTPResponse>)?
+        public var logger = Logger(label: "duplex")
+        /// The listen backlog.
+        public var backlog: Int32 = 1024
+
+        public init() {}
+    }
+
+    public typealias ConnectionHandler = @Sendable (WebSocketConnection) -> Void
+
+    public let configuration: Configuration
+    public let group: EventLoopGroup
+    private let onConnection: ConnectionHandler
+    private let state = Mutex(State())
+    private let closed: EventLoopPromise<Void>
+
+    private struct State {
+        var listener: Channel?
+        var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+        var reservedSlots = 0
+        /// Every accepted TCP connection, upgraded or not, so shutdown reaches them all.
+        var channels: [ObjectIdentifier: Channel] = [:]
+        var heartbeat: RepeatedTask?
+        var closing = false
+    }
+
+    /// Creates a server; `onConnection` runs on the connection's event loop for each new
+    /// WebSocket, before any of its messages are delivered.
+    public init(
+        configuration: Configuration = Configuration(),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onConnection: @escaping ConnectionHandler
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.onConnection = onConnection
+        self.closed = group.next().makePromise(of: Void.self)
+    }
+
+    /// The live WebSocket connections (a snapshot), for broadcast.
+    public var connections: [WebSocketConnection] {
+        state.withLock { Array($0.connections.values) }
+    }
+
+    /// The address the server listens on (useful after `listen(port: 0)`).
+    public var localAddress: SocketAddress? {
+        state.withLock { $0.listener?.localAddress }
+    }
+
+    var isClosing: Bool { state.withLock { $0.closing } }
+
+    /// Starts listening. Returns the bound port (pass 0 for a free one).
+    @discardableResult
+    public func listen(port: Int = 3000, host: String = "127.0.0.1") async throws -> Int {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.configurePipeline(channel)
+                }
+            }
+        let listener = try await bootstrap.bind(host: host, port: port).get()
+        state.withLock { $0.listener = listener }
+        if let interval = configuration.webSocket.pingInterval {
+            let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+                heartbeatTick()
+            }
+            state.withLock { $0.heartbeat = task }
+        }
+        configuration.logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
+        return listener.localAddress?.port ?? port
+    }
+
+    private func configurePipeline(_ channel: Channel) throws {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closing else { return false }
+            state.channels[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        guard accepted else {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        let encoder = HTTPResponseEncoder()
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(decoder)
+        try sync.addHandler(encoder)
+        try sync.addHandler(HTTPServerHandler(server: self, decoder: decoder, encoder: encoder))
+    }
+
+    /// Waits until the server has been closed.
+    public func run() async throws {
+        try await closed.futureResult.get()
+    }
+
+    /// Graceful shutdown: stops accepting, sends close 1001 to every client, waits up to
+    /// `timeout` for their close frames, then drops whatever is left.
+    public func close(code: CloseCode = .goingAway, reason: String = "server shutting down", timeout: TimeAmount = .seconds(3)) async {
+        let (listener, connections, heartbeat) = state.withLock { state in
+            state.closing = true
+            return (state.listener, Array(state.connections.values), state.heartbeat)
+        }
+        heartbeat?.cancel()
+        try? await listener?.close()
+        for connection in connections { connection.close(code: code, reason: reason) }
+        // Plain HTTP connections (idle keep-alives, pre-connected browser sockets) go now.
+        let idleHTTP = state.withLock { state in
+            state.channels.filter { key, _ in state.connections[key] == nil }.map(\.value)
+        }
+        for channel in idleHTTP { channel.close(promise: nil) }
+
+        let loop = group.next()
+        let allClosed = EventLoopFuture.andAllComplete(connections.map { $0.channel.closeFuture }, on: loop)
+        await withTaskGroup(of: Void.self) { waiters in
+            waiters.addTask { try? await allClosed.get() }
+            waiters.addTask { try? await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds))) }
+            await waiters.next()
+            waiters.cancelAll()
+        }
+        for channel in state.withLock({ Array($0.channels.values) }) { channel.close(promise: nil) }
+        closed.succeed(())
+        configuration.logger.info("server closed")
+    }
+
+    // MARK: - Broadcast
+
+    /// Sends a text message to every open connection (or those passing `filter`). The
+    /// frame is encoded once and the same buffer is written to every recipient.
+    public func broadcast(_ text: String, where filter: (@Sendable (WebSocketConnection) -> Bool)? = nil) {
+        let frame = FrameEncoder.textFrame(text, mask: nil, allocator: ByteBufferAllocator())
+        Self.broadcast(frame: frame, to: connections, filter: filter)
+    }
+
+    /// Sends a binary message to every open connection (or those passing `filter`).
+    public func broadcast(_ data: ByteBuffer, where filter: (@Sendable (WebSocketConnection) -> Bool)? = nil) {
+        let frame = FrameEncoder.frame(opcode: .binary, payload: data, mask: nil, allocator: ByteBufferAllocator())
+        Self.broadcast(frame: frame, to: connections, filter: filter)
+    }
+
+    /// Writes one encoded frame to many server-side connections: directly for those on the
+    /// caller's event loop, with one task per other event loop for the rest.
+    static func broadcast(frame: ByteBuffer, to recipients: some Sequence<WebSocketConnection>, filter: (@Sendable (WebSocketConnection) -> Bool)?) {
+        var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
+        for connection in recipients where connection.role == .server {
+            if connection.eventLoop.inEventLoop {
+                if filter?(connection) ?? true { connection.sendEncodedFrame(frame) }
+            } else {
+                byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].1.append(connection)
+            }
+        }
+        for (_, (loop, group)) in byLoop {
+            loop.execute {
+                for connection in group where filter?(connection) ?? true {
+                    connection.sendEncodedFrame(frame)
+                }
+            }
+        }
+    }
+
+    // MARK: - Registry (called by the HTTP handler)
+
+    func reserveConnectionSlot() -> Bool {
+        state.withLock { state in
+            guard !state.closing, state.connections.count + state.reservedSlots < configuration.maxConnections else { return false }
+            state.reservedSlots += 1
+            return true
+        }
+    }
+
+    func connectionOpened(_ connection: WebSocketConnection) {
+        let key = ObjectIdentifier(connection)
+        state.withLock { state in
+            state.reservedSlots -= 1
+            state.connections[key] = connection
+        }
+        connection.onTerminate = { [self] in
+            _ = state.withLock { $0.connections.removeValue(forKey: key) }
+        }
+        onConnection(connection)
+    }
+
+    private func heartbeatTick() {
+        var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
+        for connection in connections {
+            byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].1.append(connection)
+        }
+        for (_, (loop, group)) in byLoop {
+            loop.execute { for connection in group { connection.heartbeat() } }
+        }
+    }
+}
