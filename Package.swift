@@ -3,13 +3,14 @@ import PackageDescription
 
 let package = Package(
     name: "duplex",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Duplex", targets: ["Duplex"]),
         .library(name: "ChatRoom", targets: ["ChatRoom"]),
         .library(name: "SocketIO", targets: ["SocketIO"]),
         .executable(name: "duplex", targets: ["DuplexCLI"]),
         .executable(name: "duplex-socketio-conformance", targets: ["SocketIOConformance"]),
+        .executable(name: "duplex-autobahn-client", targets: ["AutobahnClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -17,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // RFC 6455 WebSockets: frame codec, handshake, connection, server.
@@ -28,6 +32,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         // The chat room: room logic, history stores, the page.
@@ -37,18 +43,34 @@ let package = Package(
                 "Duplex",
                 "SocketIO",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             resources: [.copy("Resources/index.html")]
         ),
         // Socket.IO v5 over Engine.IO v4: engine / parser / adapter / server.
         .target(
             name: "SocketIO",
-            dependencies: ["Duplex"]
+            dependencies: [
+                "Duplex",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Load generator behind `duplex bench`.
+        .target(
+            name: "DuplexBench",
+            dependencies: [
+                "Duplex",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         .executableTarget(
             name: "DuplexCLI",
             dependencies: [
-                "Duplex", "ChatRoom", "SocketIO",
+                "Duplex", "ChatRoom", "SocketIO", "DuplexBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,7 +78,12 @@ let package = Package(
             name: "SocketIOConformance",
             dependencies: ["SocketIO"]
         ),
+        .executableTarget(
+            name: "AutobahnClient",
+            dependencies: ["Duplex"]
+        ),
         .testTarget(name: "DuplexTests", dependencies: ["Duplex"]),
+        .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
     ]
