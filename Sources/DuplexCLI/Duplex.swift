@@ -5,6 +5,6 @@ struct DuplexCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duplex",
         abstract: "Real-time messaging for Swift: WebSocket echo server, chat room, Socket.IO.",
-        subcommands: [EchoCommand.self, ConnectCommand.self, BenchCommand.self]
+        subcommands: [ChatCommand.self, EchoCommand.self, ConnectCommand.self, BenchCommand.self]
     )
 }

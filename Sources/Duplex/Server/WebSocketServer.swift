@@ -176,6 +176,19 @@ public final class WebSocketServer: Sendable {
         Self.broadcast(frame: frame, to: connections, filter: filter)
     }
 
+    /// Sends a text message to the given connections (a room, say): encoded once, the same
+    /// buffer written to each.
+    public static func broadcast(_ text: String, to recipients: some Sequence<WebSocketConnection>) {
+        let frame = FrameEncoder.textFrame(text, mask: nil, allocator: ByteBufferAllocator())
+        broadcast(frame: frame, to: recipients, filter: nil)
+    }
+
+    /// Sends a binary message to the given connections, encoded once.
+    public static func broadcast(_ data: ByteBuffer, to recipients: some Sequence<WebSocketConnection>) {
+        let frame = FrameEncoder.frame(opcode: .binary, payload: data, mask: nil, allocator: ByteBufferAllocator())
+        broadcast(frame: frame, to: recipients, filter: nil)
+    }
+
     /// Writes one encoded frame to many server-side connections: directly for those on the
     /// caller's event loop, with one task per other event loop for the rest.
     static func broadcast(frame: ByteBuffer, to recipients: some Sequence<WebSocketConnection>, filter: (@Sendable (WebSocketConnection) -> Bool)?) {

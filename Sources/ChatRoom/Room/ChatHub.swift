@@ -1,0 +1,298 @@
+import Duplex
+import Logging
+import NIOCore
+import Synchronization
+
+/// The room logic, whatever the transport: names, rooms, presence, limits and history.
+///
+/// All state lives on one event loop (`eventLoop`), and every change that others see goes
+/// through one serial chain of futures, so the order of events is the same for everyone:
+/// a joiner gets the welcome and history before any later message, and a message is
+/// broadcast only after the store has it.
+public final class ChatHub: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var defaultRoom = "general"
+        public var historyLimit = 50
+        public var maxMessageLength = 2000
+        public var rateLimit = 20
+        public var rateWindowSeconds = 5
+        public init() {}
+    }
+
+    /// Where a member's messages go.
+    public enum Endpoint: Sendable {
+        /// A WebSocket client of the classic protocol: gets JSON text frames.
+        case webSocket(WebSocketConnection)
+        /// Any other transport (Socket.IO): gets the envelopes.
+        case custom(@Sendable (ChatEnvelope) -> Void)
+    }
+
+    /// A member's handle, returned by `join`.
+    public struct MemberID: Hashable, Sendable {
+        let value: UInt64
+    }
+
+    private struct Member {
+        let endpoint: Endpoint
+        var name: String
+        /// The room whose broadcasts the member receives; nil until admitted.
+        var room: String?
+        var limiter: RateLimiter
+    }
+
+    public let eventLoop: EventLoop
+    public let settings: Settings
+    private let store: HistoryStore
+    private let logger: Logger
+    private let nextMemberID = Atomic<UInt64>(1)
+
+    // Event-loop confined.
+    private var nextUserNumber = 1
+    private var members: [MemberID: Member] = [:]
+    private var rooms: [String: [MemberID]] = [:]
+    private var tail: EventLoopFuture<Void>
+
+    public init(store: HistoryStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat")) {
+        self.store = store
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.logger = logger
+        self.tail = eventLoop.makeSucceededVoidFuture()
+    }
+
+    // MARK: - Entry points (callable from any thread)
+
+    /// A person arrives, asking for a room and maybe a name (both validated).
+    @discardableResult
+    public func join(_ endpoint: Endpoint, room: String? = nil, name: String? = nil) -> MemberID {
+        let id = MemberID(value: nextMemberID.wrappingAdd(1, ordering: .relaxed).oldValue)
+        onLoop { $0.admit(id, endpoint: endpoint, room: room, name: name) }
+        return id
+    }
+
+    /// A text frame from a member: a message or a JSON command.
+    public func receive(_ frame: String, from id: MemberID) {
+        onLoop { $0.handle(frame, from: id) }
+    }
+
+    /// A frame the protocol does not accept (binary).
+    public func refuse(_ error: ChatError, to id: MemberID) {
+        onLoop { hub in hub.members[id].map { hub.send(.error(error), to: $0.endpoint) } }
+    }
+
+    /// A person leaves (connection closed).
+    public func leave(_ id: MemberID) {
+        onLoop { $0.remove(id) }
+    }
+
+    /// The names online in a room, in order of arrival.
+    public func online(in room: String) -> EventLoopFuture<[String]> {
+        eventLoop.submit { self.names(in: room) }
+    }
+
+    /// Completes when every event so far has been stored and delivered.
+    public func drain() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { self.tail }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (ChatHub) -> Void) {
+        if eventLoop.inEventLoop { body(self) } else { eventLoop.execute { body(self) } }
+    }
+
+    /// Appends a step to the serial chain.
+    private func enqueue(_ step: @escaping () -> EventLoopFuture<Void>) {
+        let logger = self.logger
+        tail = tail.assumeIsolated().flatMap { step() }.nonisolated().recover { error in
+            logger.error("chat step failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Arrival and departure
+
+    private func admit(_ id: MemberID, endpoint: Endpoint, room requestedRoom: String?, name requestedName: String?) {
+        let number = nextUserNumber
+        nextUserNumber += 1
+        var member = Member(endpoint: endpoint, name: "User \(number)", room: nil,
+                            limiter: RateLimiter(limit: settings.rateLimit, windowMilliseconds: Int64(settings.rateWindowSeconds) * 1000))
+        var room = settings.defaultRoom
+        if let requestedRoom, !requestedRoom.isEmpty {
+            switch Validation.room(requestedRoom) {
+            case .success(let valid): room = valid
+            case .failure(let error): send(.error(error), to: endpoint)
+            }
+        }
+        if let requestedName, !requestedName.isEmpty {
+            switch Validation.nickname(requestedName) {
+            case .success(let valid) where !isTaken(valid, in: room, except: nil): member.name = valid
+            case .success(let valid): send(.error(.nicknameTaken(valid)), to: endpoint)
+            case .failure(let error): send(.error(error), to: endpoint)
+            }
+        }
+        members[id] = member
+        enter(id, room: room)
+    }
+
+    /// Puts a member into a room: welcome and history to them, then enter and presence to all.
+    private func enter(_ id: MemberID, room: String) {
+        enqueue { [self] in
+            store.recent(room: room, limit: settings.historyLimit).map { [self] history in
+                guard var member = members[id] else { return }
+                member.room = room
+                members[id] = member
+                rooms[room, default: []].append(id)
+                var welcome = ChatEnvelope(type: .welcome, msg: "Welcome, \(member.name)", room: room)
+                welcome.you = member.name
+                welcome.online = names(in: room)
+                send(welcome, to: member.endpoint)
+                for message in history { send(.message(message, history: true), to: member.endpoint) }
+                var entered = ChatEnvelope(type: .enter, msg: "\(member.name) entered", room: room)
+                entered.user = member.name
+                broadcast(entered, to: room)
+                broadcastPresence(room)
+            }
+        }
+    }
+
+    private func remove(_ id: MemberID) {
+        enqueue { [self] in
+            if let member = members.removeValue(forKey: id) { exit(id, member) }
+            return eventLoop.makeSucceededVoidFuture()
+        }
+    }
+
+    /// Takes a member out of their room and tells the room.
+    private func exit(_ id: MemberID, _ member: Member) {
+        guard let room = member.room else { return }
+        rooms[room]?.removeAll { $0 == id }
+        if rooms[room]?.isEmpty == true { rooms[room] = nil }
+        var left = ChatEnvelope(type: .leave, msg: "\(member.name) left", room: room)
+        left.user = member.name
+        broadcast(left, to: room)
+        broadcastPresence(room)
+    }
+
+    // MARK: - Messages and commands
+
+    private func handle(_ frame: String, from id: MemberID) {
+        guard var member = members[id] else { return }
+        let now = ChatClock.nowMilliseconds()
+        guard member.limiter.allow(at: now) else {
+            send(.error(.rateLimited(settings.rateLimit, settings.rateWindowSeconds)), to: member.endpoint)
+            return
+        }
+        members[id] = member
+        switch ChatCommand.parse(frame) {
+        case .failure(let error):
+            send(.error(error), to: member.endpoint)
+        case .success(.say(let raw)):
+            say(raw, from: id, member: member, at: now)
+        case .success(.nick(let raw)):
+            rename(id, to: raw)
+        case .success(.join(let raw)):
+            switch Validation.room(raw) {
+            case .failure(let error): send(.error(error), to: member.endpoint)
+            case .success(let room):
+                enqueue { [self] in
+                    guard var current = members[id], current.room != room else { return eventLoop.makeSucceededVoidFuture() }
+                    exit(id, current)
+                    current.room = nil
+                    if isTaken(current.name, in: room, except: nil) { current.name = "User \(nextUserNumber)"; nextUserNumber += 1 }
+                    members[id] = current
+                    enter(id, room: room)
+                    return eventLoop.makeSucceededVoidFuture()
+                }
+            }
+        }
+    }
+
+    private func say(_ raw: String, from id: MemberID, member: Member, at now: Int64) {
+        let text = raw.trimmingCharacters(in: " \t\r\n")
+        guard !text.isEmpty else {
+            send(.error(.empty), to: member.endpoint)
+            return
+        }
+        guard text.unicodeScalars.count <= settings.maxMessageLength else {
+            send(.error(.tooLong(settings.maxMessageLength)), to: member.endpoint)
+            return
+        }
+        enqueue { [self] in
+            // The name and room at this point of the chain (after earlier renames and moves).
+            guard let current = members[id], let room = current.room else { return eventLoop.makeSucceededVoidFuture() }
+            let message = StoredMessage(room: room, user: current.name, text: text, timestamp: now)
+            return store.append(message).map { [self] stored in
+                broadcast(.message(stored), to: stored.room)
+            }
+        }
+    }
+
+    private func rename(_ id: MemberID, to raw: String) {
+        guard let member = members[id] else { return }
+        let name: String
+        switch Validation.nickname(raw) {
+        case .failure(let error):
+            send(.error(error), to: member.endpoint)
+            return
+        case .success(let valid):
+            name = valid
+        }
+        enqueue { [self] in
+            guard var current = members[id], current.name != name else { return eventLoop.makeSucceededVoidFuture() }
+            if let room = current.room, isTaken(name, in: room, except: id) {
+                send(.error(.nicknameTaken(name)), to: current.endpoint)
+                return eventLoop.makeSucceededVoidFuture()
+            }
+            let previous = current.name
+            current.name = name
+            members[id] = current
+            if let room = current.room {
+                var renamed = ChatEnvelope(type: .rename, msg: "\(previous) is now \(name)", room: room)
+                renamed.user = name
+                renamed.previous = previous
+                broadcast(renamed, to: room)
+                broadcastPresence(room)
+            }
+            return eventLoop.makeSucceededVoidFuture()
+        }
+    }
+
+    // MARK: - Delivery
+
+    private func names(in room: String) -> [String] {
+        (rooms[room] ?? []).compactMap { members[$0]?.name }
+    }
+
+    private func isTaken(_ name: String, in room: String, except: MemberID?) -> Bool {
+        let lowered = name.lowercased()
+        return (rooms[room] ?? []).contains { $0 != except && members[$0]?.name.lowercased() == lowered }
+    }
+
+    private func broadcastPresence(_ room: String) {
+        let online = names(in: room)
+        var presence = ChatEnvelope(type: .presence, msg: "\(online.count) online", room: room)
+        presence.online = online
+        broadcast(presence, to: room)
+    }
+
+    /// Sends to everyone in the room: the JSON is encoded once and the same WebSocket
+    /// frame is written to every WebSocket member.
+    private func broadcast(_ envelope: ChatEnvelope, to room: String) {
+        guard let ids = rooms[room], !ids.isEmpty else { return }
+        var sockets: [WebSocketConnection] = []
+        sockets.reserveCapacity(ids.count)
+        for id in ids {
+            switch members[id]?.endpoint {
+            case .webSocket(let connection): sockets.append(connection)
+            case .custom(let deliver): deliver(envelope)
+            case nil: break
+            }
+        }
+        if !sockets.isEmpty { WebSocketServer.broadcast(envelope.json(), to: sockets) }
+    }
+
+    private func send(_ envelope: ChatEnvelope, to endpoint: Endpoint) {
+        switch endpoint {
+        case .webSocket(let connection): connection.send(envelope.json())
+        case .custom(let deliver): deliver(envelope)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import ChatRoom
+import Duplex
+import Logging
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "The chat room: the page at / and the WebSocket on one port, history in SQLite."
+    )
+
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 3000
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "SQLite file for the history.") var db = "chat.sqlite"
+    @Flag(help: "Keep history in memory only (nothing written to disk).") var memory = false
+    @Option(help: "Messages of history sent on join.") var history = 50
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        var configuration = ChatServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        configuration.storage = memory ? .memory : .sqlite(path: db)
+        configuration.settings.historyLimit = history
+        var logger = Logger(label: "duplex.chat")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        configuration.logger = logger
+        let (server, bound) = try await ChatServer.start(configuration)
+        print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(memory ? "in memory" : db))")
+        try await runUntilSignal(server.webSocketServer) {
+            await server.shutdown()
+        }
+    }
+}
