@@ -1,0 +1,178 @@
+"""`duplex chat` end to end with real WebSocket clients (Python websockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from websockets.asyncio.client import connect
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Client:
+    """A chat participant that keeps every envelope it receives."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.inbox: list[dict] = []
+
+    @classmethod
+    async def open(cls, url: str) -> "Client":
+        client = cls(await connect(url))
+        await client.until(lambda e: e["type"] == 3)  # welcome
+        return client
+
+    async def until(self, predicate, timeout: float = 10) -> dict:
+        for envelope in self.inbox:
+            if predicate(envelope) and not envelope.get("_taken"):
+                envelope["_taken"] = True
+                return envelope
+        async def wait():
+            while True:
+                envelope = json.loads(await self.ws.recv())
+                self.inbox.append(envelope)
+                if predicate(envelope):
+                    envelope["_taken"] = True
+                    return envelope
+        return await asyncio.wait_for(wait(), timeout)
+
+    def seen(self, *types: int) -> list[str]:
+        return [e["msg"] for e in self.inbox if e["type"] in types]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_two_clients_see_enter_message_leave_in_order_with_names(chat):
+    async def scenario():
+        a = await Client.open(chat.url())
+        b = await Client.open(chat.url())
+        await a.ws.send("hello, I am A")
+        await b.until(lambda e: e["type"] == 2)
+        await b.ws.send('{"cmd":"say","text":"中文 and emoji 🎉"}')
+        await a.until(lambda e: e["type"] == 2 and e["user"] == "User 2")
+        await a.ws.close()
+        await b.until(lambda e: e["type"] == 1)
+        assert b.seen(0, 1, 2) == ["User 2 entered", "User 1: hello, I am A", "User 2: 中文 and emoji 🎉", "User 1 left"]
+        assert a.seen(0, 2) == ["User 1 entered", "User 2 entered", "User 1: hello, I am A", "User 2: 中文 and emoji 🎉"]
+        for envelope in b.inbox:
+            assert re.fullmatch(r"\d\d:\d\d:\d\d", envelope["time"]), envelope
+        presence = [e for e in b.inbox if e["type"] == 4]
+        assert presence[-1]["online"] == ["User 2"]
+        await b.ws.close()
+
+    run(scenario())
+
+
+def test_other_room_sees_nothing(chat):
+    async def scenario():
+        a = await Client.open(chat.url("?room=general"))
+        other = await Client.open(chat.url("?room=random"))
+        b = await Client.open(chat.url("?room=general"))
+        await a.ws.send("general only")
+        await b.until(lambda e: e["type"] == 2)
+        await b.ws.close()
+        await a.until(lambda e: e["type"] == 1)
+        # A round trip in "random" proves everything sent before it has arrived.
+        await other.ws.send("marker")
+        await other.until(lambda e: e["type"] == 2 and e["text"] == "marker")
+        assert other.seen(0, 1, 2) == ["User 2 entered", "User 2: marker"]
+        assert all(e.get("room") in (None, "random") for e in other.inbox)
+        await a.ws.close()
+        await other.ws.close()
+
+    run(scenario())
+
+
+def test_history_on_join_survives_a_restart(chat_factory, tmp_path):
+    db = str(tmp_path / "chat.sqlite")
+    server = chat_factory("--db", db)
+
+    async def write():
+        a = await Client.open(server.url("?room=history"))
+        for i in range(3):
+            await a.ws.send(f"message {i}")
+            await a.until(lambda e, i=i: e["type"] == 2 and e["text"] == f"message {i}")
+        await a.ws.close()
+
+    run(write())
+    assert server.stop() == 0
+    server.start()
+
+    async def read():
+        late = await Client.open(server.url("?room=history"))
+        await late.until(lambda e: e["type"] == 0)
+        history = [e for e in late.inbox if e.get("history")]
+        assert [e["text"] for e in history] == ["message 0", "message 1", "message 2"]
+        assert [e["msg"] for e in history] == [f"User 1: message {i}" for i in range(3)]
+        ids = [e["id"] for e in history]
+        assert ids == sorted(ids)
+        # History comes after the welcome and before the joiner's enter line.
+        kinds = [e["type"] for e in late.inbox]
+        assert kinds[0] == 3 and kinds.index(0) > max(i for i, e in enumerate(late.inbox) if e.get("history"))
+        await late.ws.close()
+
+    run(read())
+
+
+def test_errors_for_oversize_rate_and_bad_nickname(chat):
+    async def scenario():
+        a = await Client.open(chat.url())
+        watcher = await Client.open(chat.url())
+        await a.ws.send("x" * 2001)
+        assert (await a.until(lambda e: e["type"] == 6))["code"] == "too_long"
+        await a.ws.send('{"cmd":"nick","name":"bad\\u0001name"}')
+        assert (await a.until(lambda e: e["type"] == 6))["code"] == "bad_nickname"
+        await a.ws.send('{"cmd":"nick","name":"' + "n" * 40 + '"}')
+        assert (await a.until(lambda e: e["type"] == 6))["code"] == "bad_nickname"
+        await a.ws.send("{oops")
+        assert (await a.until(lambda e: e["type"] == 6))["code"] == "bad_command"
+        # Four frames above count against the rate limit of 20 per 5 s: 16 more pass.
+        for i in range(20):
+            await a.ws.send(f"burst {i}")
+        error = await a.until(lambda e: e["type"] == 6)
+        assert error["code"] == "rate_limited" and "slow down" in error["msg"]
+        await watcher.until(lambda e: e["type"] == 2 and e["text"] == "burst 15")
+        await asyncio.sleep(0.3)
+        texts = [e["text"] for e in watcher.inbox if e["type"] == 2]
+        assert texts == [f"burst {i}" for i in range(16)], "messages over the limit are neither stored nor broadcast"
+        assert not [e for e in watcher.inbox if e["type"] == 6], "errors go to the sender only"
+        assert a.ws.state.name == "OPEN", "an error never disconnects"
+        # A valid nickname goes through and is announced.
+        await a.ws.send('{"cmd":"nick","name":"Alice 🌸"}')
+        rename = await watcher.until(lambda e: e["type"] == 5)
+        assert rename["msg"] == "User 1 is now Alice 🌸"
+        await a.ws.close()
+        await watcher.ws.close()
+
+    run(scenario())
+
+
+def test_sigterm_closes_clients_with_1001(chat):
+    async def scenario():
+        a = await Client.open(chat.url())
+        chat.proc.terminate()
+        with pytest.raises(Exception):
+            while True:
+                await a.ws.recv()
+        assert a.ws.close_code == 1001
+
+    run(scenario())
+    assert chat.proc.wait(10) == 0
+
+
+def test_page_is_served_on_the_same_port(chat):
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{chat.port}/", timeout=5) as response:
+        body = response.read().decode()
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+    assert "<html" in body.lower() and "WebSocket" in body
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"http://127.0.0.1:{chat.port}/nope", timeout=5)
+    assert error.value.code == 404
