@@ -1,0 +1,1 @@
+print("conformance server: not yet")

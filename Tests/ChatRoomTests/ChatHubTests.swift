@@ -1,0 +1,226 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import XCTest
+
+@testable import ChatRoom
+
+/// Records what one member receives.
+final class Inbox: Sendable {
+    private let envelopes = Mutex<[ChatEnvelope]>([])
+    var all: [ChatEnvelope] { envelopes.withLock { $0 } }
+    var endpoint: ChatHub.Endpoint { .custom { envelope in self.envelopes.withLock { $0.append(envelope) } } }
+    func of(_ kind: ChatEnvelope.Kind) -> [ChatEnvelope] { all.filter { $0.type == kind } }
+    var errorCodes: [String] { of(.error).compactMap(\.code) }
+}
+
+final class ChatHubTests: XCTestCase {
+    let loop = MultiThreadedEventLoopGroup.singleton.next()
+
+    func makeHub(_ configure: (inout ChatHub.Settings) -> Void = { _ in }) -> ChatHub {
+        var settings = ChatHub.Settings()
+        configure(&settings)
+        return ChatHub(store: MemoryHistoryStore(eventLoop: loop), eventLoop: loop, settings: settings)
+    }
+
+    func testDefaultNamesAreNumberedWithoutReuse() async throws {
+        let hub = makeHub()
+        let a = Inbox(), b = Inbox(), c = Inbox()
+        let idA = hub.join(a.endpoint)
+        hub.join(b.endpoint)
+        hub.leave(idA)
+        hub.join(c.endpoint)
+        try await hub.drain().get()
+        XCTAssertEqual(a.of(.welcome).first?.you, "User 1")
+        XCTAssertEqual(b.of(.welcome).first?.you, "User 2")
+        XCTAssertEqual(c.of(.welcome).first?.you, "User 3", "numbers are never reused")
+        // B saw A leave under A's own name.
+        XCTAssertEqual(b.of(.leave).map(\.msg), ["User 1 left"])
+        let online = try await hub.online(in: "general").get()
+        XCTAssertEqual(online, ["User 2", "User 3"])
+    }
+
+    func testEnterMessageLeaveInOrderWithClassicFields() async throws {
+        let hub = makeHub()
+        let a = Inbox(), b = Inbox()
+        let idA = hub.join(a.endpoint)
+        let idB = hub.join(b.endpoint)
+        hub.receive("hello from A", from: idA)
+        hub.receive(#"{"cmd":"say","text":"你好 👋"}"#, from: idB)
+        hub.leave(idA)
+        try await hub.drain().get()
+
+        let seen = b.all.filter { [.enter, .message, .leave].contains($0.type) }.map(\.msg)
+        XCTAssertEqual(seen, ["User 2 entered", "User 1: hello from A", "User 2: 你好 👋", "User 1 left"])
+        let message = try XCTUnwrap(b.of(.message).first)
+        XCTAssertEqual(message.type.rawValue, 2)
+        XCTAssertEqual(message.user, "User 1")
+        XCTAssertEqual(message.text, "hello from A")
+        XCTAssertNotNil(message.id)
+        XCTAssertTrue(message.time.wholeMatch(of: /\d\d:\d\d:\d\d/) != nil, "time is HH:mm:ss, got \(message.time)")
+        // The joiner's own sequence: welcome first, then its own enter line.
+        XCTAssertEqual(b.all.first?.type, .welcome)
+        XCTAssertEqual(b.all.dropFirst().first?.type, .enter)
+    }
+
+    func testRoomsAreIsolated() async throws {
+        let hub = makeHub()
+        let a = Inbox(), b = Inbox(), other = Inbox()
+        let idA = hub.join(a.endpoint, room: "general")
+        hub.join(b.endpoint, room: "general")
+        hub.join(other.endpoint, room: "random")
+        hub.receive("only general", from: idA)
+        hub.leave(idA)
+        try await hub.drain().get()
+        XCTAssertEqual(b.of(.message).map(\.text), ["only general"])
+        XCTAssertTrue(other.of(.message).isEmpty)
+        XCTAssertTrue(other.of(.leave).isEmpty)
+        XCTAssertEqual(other.of(.enter).map(\.msg), ["User 3 entered"], "only its own enter")
+        XCTAssertEqual(other.of(.welcome).first?.room, "random")
+    }
+
+    func testJoinCommandMovesBetweenRooms() async throws {
+        let hub = makeHub()
+        let mover = Inbox(), stay = Inbox(), there = Inbox()
+        let id = hub.join(mover.endpoint, room: "a")
+        hub.join(stay.endpoint, room: "a")
+        hub.join(there.endpoint, room: "b")
+        hub.receive(#"{"cmd":"join","room":"b"}"#, from: id)
+        hub.receive("now in b", from: id)
+        try await hub.drain().get()
+        XCTAssertEqual(stay.of(.leave).map(\.msg), ["User 1 left"])
+        XCTAssertTrue(stay.of(.message).isEmpty)
+        XCTAssertEqual(there.of(.message).map(\.text), ["now in b"])
+        XCTAssertEqual(mover.of(.welcome).map(\.room), ["a", "b"])
+        let onlineB = try await hub.online(in: "b").get()
+        XCTAssertEqual(onlineB, ["User 3", "User 1"])
+    }
+
+    func testHistoryOnJoinIsTheLastMessagesOldestFirst() async throws {
+        let hub = makeHub { $0.historyLimit = 3 }
+        let a = Inbox()
+        let id = hub.join(a.endpoint)
+        for i in 1...5 { hub.receive("m\(i)", from: id) }
+        let late = Inbox()
+        hub.join(late.endpoint)
+        try await hub.drain().get()
+        let history = late.all.filter { $0.history == true }
+        XCTAssertEqual(history.map(\.text), ["m3", "m4", "m5"])
+        // Welcome, then history, then the enter line.
+        XCTAssertEqual(late.all.map(\.type).prefix(5), [.welcome, .message, .message, .message, .enter])
+    }
+
+    func testLimitsAnswerTheSenderOnly() async throws {
+        let hub = makeHub { $0.maxMessageLength = 10; $0.rateLimit = 4; $0.rateWindowSeconds = 60 }
+        let sender = Inbox(), other = Inbox()
+        let id = hub.join(sender.endpoint)
+        hub.join(other.endpoint)
+        hub.receive(String(repeating: "x", count: 11), from: id)  // too long
+        hub.receive("   ", from: id)  // empty
+        hub.receive("{not json", from: id)  // bad command
+        hub.receive(#"{"cmd":"dance"}"#, from: id)  // unknown command
+        hub.receive("fifth", from: id)  // over the rate
+        try await hub.drain().get()
+        XCTAssertEqual(sender.errorCodes, ["too_long", "empty", "bad_command", "bad_command", "rate_limited"])
+        XCTAssertTrue(other.of(.error).isEmpty)
+        XCTAssertTrue(other.of(.message).isEmpty)
+        XCTAssertTrue(sender.of(.error).allSatisfy { !$0.msg.isEmpty })
+        // Exactly the limit is fine: 10 characters, counted as Unicode scalars.
+        let fresh = makeHub { $0.maxMessageLength = 10 }
+        let inbox = Inbox()
+        let freshID = fresh.join(inbox.endpoint)
+        fresh.receive("日本語のテキスト12", from: freshID)
+        try await fresh.drain().get()
+        XCTAssertEqual(inbox.of(.message).map(\.text), ["日本語のテキスト12"])
+    }
+
+    func testNicknames() async throws {
+        let hub = makeHub()
+        let a = Inbox(), b = Inbox()
+        let idA = hub.join(a.endpoint)
+        let idB = hub.join(b.endpoint, name: "Bob")
+        hub.receive(#"{"cmd":"nick","name":"  Alice  "}"#, from: idA)
+        hub.receive(#"{"cmd":"nick","name":"bob"}"#, from: idA)  // taken, case-insensitive
+        hub.receive(#"{"cmd":"nick","name":"bad\u0007name"}"#, from: idA)
+        hub.receive(#"{"cmd":"nick","name":""}"#, from: idA)
+        hub.receive("{\"cmd\":\"nick\",\"name\":\"\(String(repeating: "n", count: 33))\"}", from: idA)
+        hub.receive("hi", from: idA)
+        hub.receive("yo", from: idB)
+        try await hub.drain().get()
+        XCTAssertEqual(b.of(.welcome).first?.you, "Bob")
+        XCTAssertEqual(b.of(.rename).map(\.msg), ["User 1 is now Alice"])
+        XCTAssertEqual(b.of(.rename).first?.previous, "User 1")
+        XCTAssertEqual(a.errorCodes, ["nickname_taken", "bad_nickname", "bad_nickname", "bad_nickname"])
+        XCTAssertEqual(b.of(.message).map(\.msg), ["Alice: hi", "Bob: yo"])
+        XCTAssertEqual(b.of(.presence).last?.online, ["Alice", "Bob"])
+    }
+
+    func testEnvelopeJSONKeepsTheClassicFields() throws {
+        var envelope = ChatEnvelope(type: .enter, msg: "User 1 entered", timestamp: 0, room: "general")
+        envelope.user = "User 1"
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(envelope.json().utf8)) as? [String: Any])
+        XCTAssertEqual(object["type"] as? Int, 0)
+        XCTAssertEqual(object["msg"] as? String, "User 1 entered")
+        XCTAssertNotNil(object["time"] as? String)
+        XCTAssertNil(object["history"], "absent optional fields are omitted")
+    }
+
+    func testValidationAndRateLimiter() {
+        XCTAssertEqual(try? Validation.room("dev-ops_1.x").get(), "dev-ops_1.x")
+        XCTAssertNotNil(try? Validation.room("房间").get())
+        XCTAssertNil(try? Validation.room("a b").get())
+        XCTAssertNil(try? Validation.room("").get())
+        XCTAssertEqual(try? Validation.nickname(" 小明 🐼 ").get(), "小明 🐼")
+        XCTAssertNil(try? Validation.nickname("a\u{200B}b").get(), "zero-width space is a format character")
+        var limiter = RateLimiter(limit: 2, windowMilliseconds: 1000)
+        XCTAssertTrue(limiter.allow(at: 0))
+        XCTAssertTrue(limiter.allow(at: 10))
+        XCTAssertFalse(limiter.allow(at: 999))
+        XCTAssertTrue(limiter.allow(at: 1000), "the first event left the window")
+    }
+}
+
+final class SQLiteHistoryStoreTests: XCTestCase {
+    func testHistorySurvivesARestart() async throws {
+        let path = NSTemporaryDirectory() + "duplex-chat-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let store = try await SQLiteHistoryStore.open(path: path)
+        var ids: [Int64] = []
+        for (i, room) in ["general", "general", "random", "general"].enumerated() {
+            let stored = try await store.append(StoredMessage(room: room, user: "User \(i)", text: "m\(i) 你好", timestamp: Int64(i))).get()
+            ids.append(stored.id)
+        }
+        XCTAssertEqual(ids, ids.sorted())
+        try await store.close().get()
+
+        let reopened = try await SQLiteHistoryStore.open(path: path)
+        let general = try await reopened.recent(room: "general", limit: 2).get()
+        XCTAssertEqual(general.map(\.text), ["m1 你好", "m3 你好"])
+        XCTAssertEqual(general.map(\.user), ["User 1", "User 3"])
+        let random = try await reopened.recent(room: "random", limit: 10).get()
+        XCTAssertEqual(random.map(\.text), ["m2 你好"])
+        try await reopened.close().get()
+    }
+
+    func testHubWithSQLiteReplaysHistoryAfterRestart() async throws {
+        let path = NSTemporaryDirectory() + "duplex-chat-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+
+        let store = try await SQLiteHistoryStore.open(path: path)
+        let hub = ChatHub(store: store, eventLoop: loop)
+        let id = hub.join(Inbox().endpoint)
+        hub.receive("before restart", from: id)
+        try await hub.drain().get()
+        try await store.close().get()
+
+        let store2 = try await SQLiteHistoryStore.open(path: path)
+        let hub2 = ChatHub(store: store2, eventLoop: loop)
+        let inbox = Inbox()
+        hub2.join(inbox.endpoint)
+        try await hub2.drain().get()
+        XCTAssertEqual(inbox.all.filter { $0.history == true }.map(\.msg), ["User 1: before restart"])
+        try await store2.close().get()
+    }
+}
