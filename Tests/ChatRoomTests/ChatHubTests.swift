@@ -19,6 +19,7 @@ final class ChatHubTests: XCTestCase {
 
     func makeHub(_ configure: (inout ChatHub.Settings) -> Void = { _ in }) -> ChatHub {
         var settings = ChatHub.Settings()
+        settings.presenceDelay = .zero
         configure(&settings)
         return ChatHub(store: MemoryHistoryStore(eventLoop: loop), eventLoop: loop, settings: settings)
     }
@@ -153,6 +154,20 @@ final class ChatHubTests: XCTestCase {
         XCTAssertEqual(a.errorCodes, ["nickname_taken", "bad_nickname", "bad_nickname", "bad_nickname"])
         XCTAssertEqual(b.of(.message).map(\.msg), ["Alice: hi", "Bob: yo"])
         XCTAssertEqual(b.of(.presence).last?.online, ["Alice", "Bob"])
+    }
+
+    func testPresenceIsCoalescedAndListsOnlySmallRooms() async throws {
+        let hub = makeHub { $0.presenceDelay = .milliseconds(100); $0.presenceListLimit = 3 }
+        let first = Inbox()
+        hub.join(first.endpoint)
+        for _ in 0..<4 { hub.join(Inbox().endpoint) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        try await hub.drain().get()
+        let presence = first.of(.presence)
+        XCTAssertEqual(presence.count, 1, "five joins within the window give one presence update")
+        XCTAssertEqual(presence.first?.count, 5)
+        XCTAssertNil(presence.first?.online, "above the list limit only the count is sent")
+        XCTAssertEqual(first.of(.enter).count, 5, "every enter is still announced")
     }
 
     func testEnvelopeJSONKeepsTheClassicFields() throws {

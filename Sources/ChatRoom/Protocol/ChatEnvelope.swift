@@ -28,6 +28,7 @@ public struct ChatEnvelope: Codable, Sendable, Equatable {
     public var id: Int64?
     public var history: Bool?
     public var online: [String]?
+    public var count: Int?
     public var you: String?
     public var previous: String?
     public var code: String?

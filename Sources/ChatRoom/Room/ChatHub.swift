@@ -16,6 +16,12 @@ public final class ChatHub: @unchecked Sendable {
         public var maxMessageLength = 2000
         public var rateLimit = 20
         public var rateWindowSeconds = 5
+        /// Presence updates of a room within this window are sent as one (a join storm
+        /// must not cost a list per join to every member). Zero sends each at once.
+        public var presenceDelay: TimeAmount = .milliseconds(200)
+        /// Above this many members, presence updates carry only `count`: clients keep the
+        /// list from the welcome and the enter/leave/rename events.
+        public var presenceListLimit = 200
         public init() {}
     }
 
@@ -50,6 +56,7 @@ public final class ChatHub: @unchecked Sendable {
     private var nextUserNumber = 1
     private var members: [MemberID: Member] = [:]
     private var rooms: [String: [MemberID]] = [:]
+    private var presencePending: Set<String> = []
     private var tail: EventLoopFuture<Void>
 
     public init(store: HistoryStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat")) {
@@ -267,9 +274,25 @@ public final class ChatHub: @unchecked Sendable {
     }
 
     private func broadcastPresence(_ room: String) {
+        guard settings.presenceDelay > .zero else {
+            sendPresence(room)
+            return
+        }
+        guard presencePending.insert(room).inserted else { return }
+        eventLoop.scheduleTask(in: settings.presenceDelay) { [self] in
+            enqueue { [self] in
+                presencePending.remove(room)
+                sendPresence(room)
+                return eventLoop.makeSucceededVoidFuture()
+            }
+        }
+    }
+
+    private func sendPresence(_ room: String) {
         let online = names(in: room)
         var presence = ChatEnvelope(type: .presence, msg: "\(online.count) online", room: room)
-        presence.online = online
+        presence.count = online.count
+        if online.count <= settings.presenceListLimit { presence.online = online }
         broadcast(presence, to: room)
     }
 
