@@ -119,8 +119,6 @@ public final class ChatHub: @unchecked Sendable {
     private func admit(_ id: MemberID, endpoint: Endpoint, room requestedRoom: String?, name requestedName: String?) {
         let number = nextUserNumber
         nextUserNumber += 1
-        var member = Member(endpoint: endpoint, name: "User \(number)", room: nil,
-                            limiter: RateLimiter(limit: settings.rateLimit, windowMilliseconds: Int64(settings.rateWindowSeconds) * 1000))
         var room = settings.defaultRoom
         if let requestedRoom, !requestedRoom.isEmpty {
             switch Validation.room(requestedRoom) {
@@ -128,22 +126,32 @@ public final class ChatHub: @unchecked Sendable {
             case .failure(let error): send(.error(error), to: endpoint)
             }
         }
+        var wanted: String?
         if let requestedName, !requestedName.isEmpty {
             switch Validation.nickname(requestedName) {
-            case .success(let valid) where !isTaken(valid, in: room, except: nil): member.name = valid
-            case .success(let valid): send(.error(.nicknameTaken(valid)), to: endpoint)
+            case .success(let valid): wanted = valid
             case .failure(let error): send(.error(error), to: endpoint)
             }
         }
-        members[id] = member
-        enter(id, room: room)
+        members[id] = Member(endpoint: endpoint, name: "User \(number)", room: nil,
+                             limiter: RateLimiter(limit: settings.rateLimit, windowMilliseconds: Int64(settings.rateWindowSeconds) * 1000))
+        enter(id, room: room, wantedName: wanted)
     }
 
     /// Puts a member into a room: welcome and history to them, then enter and presence to all.
-    private func enter(_ id: MemberID, room: String) {
+    /// The wanted name is checked here, in the chain, so that departures queued before
+    /// (a client reconnecting after a drop) have freed it.
+    private func enter(_ id: MemberID, room: String, wantedName: String? = nil) {
         enqueue { [self] in
             store.recent(room: room, limit: settings.historyLimit).map { [self] history in
                 guard var member = members[id] else { return }
+                if let wantedName {
+                    if isTaken(wantedName, in: room, except: nil) {
+                        send(.error(.nicknameTaken(wantedName)), to: member.endpoint)
+                    } else {
+                        member.name = wantedName
+                    }
+                }
                 member.room = room
                 members[id] = member
                 rooms[room, default: []].append(id)

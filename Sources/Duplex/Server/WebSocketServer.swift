@@ -69,6 +69,11 @@ public final class WebSocketServer: Sendable {
         self.closed = group.next().makePromise(of: Void.self)
     }
 
+    deinit {
+        // A server that never listened (or failed to) still owns this promise.
+        closed.succeed(())
+    }
+
     /// The live WebSocket connections (a snapshot), for broadcast.
     public var connections: [WebSocketConnection] {
         state.withLock { Array($0.connections.values) }
