@@ -137,7 +137,12 @@ def test_two_users_chat(users):
     assert_dominant(colour(leave_b), 0, "leave line")
     expect(a.locator("#online li")).to_have_text([name_a])
 
-    # The raw envelopes keep the classic fields; order of the classic types as seen by A
+    # The raw envelopes keep the classic fields; order of the classic types as seen by A.
+    # Presence updates are coalesced (200 ms), so wait for the one after the leave.
+    a.wait_for_function(
+        "() => { const r = window.duplexChat.received, m = r[r.length - 1];"
+        " return m && m.type === 4 && Array.isArray(m.online) && m.online.length === 1; }",
+        timeout=10_000)
     env = envelopes(a)
     for m in env:
         assert isinstance(m.get("type"), int) and isinstance(m.get("msg"), str), m
