@@ -2,6 +2,11 @@ import ArgumentParser
 import Duplex
 import Logging
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct EchoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,16 +18,43 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).") var port = 3000
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Appended to every echoed text message (the classic example uses \"!!!\").") var suffix = ""
+    @Flag(inversion: .prefixedNo, help: "Accept permessage-deflate (RFC 7692) offers. Off by default, as in the library.")
+    var deflate = false
+    @Option(help: "permessage-deflate memory mode: shared (no context takeover, zlib streams shared per event loop, no zlib state on idle connections) or context-takeover (per-connection streams).")
+    var deflateMode: DeflateMode = .shared
+    @Option(help: "Messages smaller than this many bytes are sent uncompressed.") var deflateMinSize = 1024
+    @Option(help: "PEM certificate chain: serve wss:// (with --tls-key).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @OptionGroup var limits: LimitOptions
+
+    enum DeflateMode: String, ExpressibleByArgument, CaseIterable {
+        case shared
+        case contextTakeover = "context-takeover"
+    }
+
+    func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
 
     func run() async throws {
         let suffix = self.suffix
-        let server = WebSocketServer(configuration: limits.serverConfiguration(label: "duplex.echo")) { connection in
+        var configuration = limits.serverConfiguration(label: "duplex.echo")
+        if deflate {
+            configuration.webSocket.compression = PerMessageDeflateOptions(
+                mode: deflateMode == .shared ? .shared : .contextTakeover, minimumSize: deflateMinSize)
+        }
+        if let tlsCert, let tlsKey {
+            try configuration.useTLS(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
+        }
+        let server = WebSocketServer(configuration: configuration) { connection in
             connection.onText { text in connection.send(suffix.isEmpty ? text : text + suffix) }
             connection.onBinary { data in connection.send(data) }
         }
         let bound = try await server.listen(port: port, host: host)
-        print("duplex echo listening on ws://\(host):\(bound)/")
+        let scheme = tlsCert == nil ? "ws" : "wss"
+        let compression = deflate ? " (permessage-deflate: \(deflateMode.rawValue))" : ""
+        print("duplex echo listening on \(scheme)://\(host):\(bound)/\(compression)")
+        fflush(nil)
         try await runUntilSignal(server)
     }
 }

@@ -17,6 +17,12 @@ public struct WebSocketConfiguration: Sendable {
     public var maxBufferedAmount: Int = 16 * 1024 * 1024
     /// What happens to a send that finds more than `maxBufferedAmount` bytes queued.
     public var backpressurePolicy: BackpressurePolicy = .close
+    /// permessage-deflate (RFC 7692): nil disables it. A server accepts clients' offers with
+    /// these options (off by default: compression costs CPU per message, and compressing
+    /// secrets together with attacker-chosen data over TLS can leak them, as in CRIME/BREACH).
+    /// ``WebSocket`` clients offer it by default. `.shared` (the default options) keeps no
+    /// zlib state on idle connections; `.contextTakeover` is the opt-in dedicated mode.
+    public var compression: PerMessageDeflateOptions?
 
     /// What to do with a peer that does not read fast enough.
     public enum BackpressurePolicy: Sendable {

@@ -67,8 +67,14 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var awaitingPong = false
     private var closeTimer: Scheduled<Void>?
     private var handlers = Handlers()
+    /// permessage-deflate, when negotiated.
+    private var deflate: PerMessageDeflateCodec?
+    /// How a broadcast reaches this connection (immutable: read from any thread).
+    let broadcastEncoding: BroadcastEncoding
     /// Called once when the connection has closed (the server unregisters it).
     var onTerminate: (() -> Void)?
+    /// Called once, on the event loop, when the connection has closed (the client uses it).
+    var onClosedInternal: ((CloseEvent) -> Void)?
 
     private struct Handlers {
         var text: (@Sendable (String) throws -> Void)?
@@ -84,7 +90,7 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     init(
         role: Role, channel: Channel, request: HTTPRequestHead, subprotocol: String?, extensions: String,
-        configuration: WebSocketConfiguration, logger: Logger
+        configuration: WebSocketConfiguration, logger: Logger, deflate: PerMessageDeflateCodec? = nil
     ) {
         self.role = role
         self.channel = channel
@@ -101,9 +107,23 @@ public final class WebSocketConnection: @unchecked Sendable {
         self.receiver = FrameReceiver(configuration: .init(
             maxMessageSize: configuration.maxMessageSize,
             maxFragments: configuration.maxFragments,
-            expectMasked: role == .server
+            expectMasked: role == .server,
+            compressionNegotiated: deflate != nil
         ))
+        self.deflate = deflate
+        if let deflate, deflate.canCompress {
+            if let key = deflate.sharedKey {
+                broadcastEncoding = .shared(key, minimumSize: max(1, deflate.options.minimumSize))
+            } else {
+                broadcastEncoding = .dedicated(minimumSize: max(1, deflate.options.minimumSize))
+            }
+        } else {
+            broadcastEncoding = .plain
+        }
     }
+
+    /// Whether permessage-deflate was negotiated on this connection.
+    public var isCompressionEnabled: Bool { extensions.lowercased().hasPrefix("permessage-deflate") }
 
     // MARK: - Events (nodejs-websocket style: text, binary, close, error; plus the rest)
 
@@ -137,7 +157,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     public var messages: WebSocketMessageSequence {
         streamBox.withLock { box in
             if let existing = box { return existing.sequence }
-            let stream = MessageStream(connection: self)
+            let stream = MessageStream { [weak self] in
+                guard let self else { return }
+                self.eventLoop.execute { self.resumeReading() }
+            }
             box = stream
             streamRequested.store(true, ordering: .releasing)
             if readyState == .closed { stream.source.finish() }
@@ -149,12 +172,12 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     /// Sends a text message. Like the browser, a send after close is ignored.
     public func send(_ text: String) {
-        onLoop { $0.sendFrame { allocator, mask in FrameEncoder.textFrame(text, mask: mask, allocator: allocator) } }
+        onLoop { $0.sendMessage(.text(text)) }
     }
 
     /// Sends a binary message.
     public func send(_ data: ByteBuffer) {
-        onLoop { $0.sendBinaryNow(data, opcode: .binary) }
+        onLoop { $0.sendMessage(.binary(data)) }
     }
 
     /// Sends a binary message.
@@ -209,6 +232,37 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     private var mask: MaskingKey? { role == .client ? MaskingKey.random() : nil }
+
+    /// Sends a data message: compressed when permessage-deflate is on and it is large
+    /// enough, otherwise as is. Must be called on the event loop.
+    func sendMessage(_ payload: OutboundPayload) {
+        guard readyState == .open, context != nil else { return }
+        if deflate?.shouldCompress(count: payload.count) == true {
+            var compressed: ByteBuffer?
+            sendFrame { allocator, mask in
+                do {
+                    compressed = try deflate!.compressedFrame(payload, mask: mask, allocator: allocator)
+                } catch {
+                    logger.warning("compression failed, sending uncompressed", metadata: ["error": "\(error)"])
+                }
+                return compressed ?? Self.plainFrame(payload, mask: mask, allocator: allocator)
+            }
+            return
+        }
+        switch payload {
+        case .text(let text):
+            sendFrame { allocator, mask in FrameEncoder.textFrame(text, mask: mask, allocator: allocator) }
+        case .binary(let data):
+            sendBinaryNow(data, opcode: .binary)
+        }
+    }
+
+    static func plainFrame(_ payload: OutboundPayload, mask: MaskingKey?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        switch payload {
+        case .text(let text): FrameEncoder.textFrame(text, mask: mask, allocator: allocator)
+        case .binary(let data): FrameEncoder.frame(opcode: .binary, payload: data, mask: mask, allocator: allocator)
+        }
+    }
 
     private func sendBinaryNow(_ data: ByteBuffer, opcode: Opcode) {
         guard readyState == .open, let context else { return }
@@ -301,10 +355,25 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     private func handle(_ event: FrameReceiver.Event) {
         switch event {
-        case .message(let opcode, let payload, let compressed):
-            guard !compressed else {
-                fail(ProtocolViolation(.protocolError, "compressed message without permessage-deflate"))
-                return
+        case .message(let opcode, var payload, let compressed):
+            if compressed {
+                guard deflate != nil else {
+                    fail(ProtocolViolation(.protocolError, "compressed message without permessage-deflate"))
+                    return
+                }
+                do {
+                    payload = try deflate!.inflate(&payload, maxSize: configuration.maxMessageSize, allocator: channel.allocator)
+                } catch {
+                    fail(error)
+                    return
+                }
+                if opcode == .text {
+                    let valid = payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
+                    guard valid else {
+                        fail(ProtocolViolation(.invalidFramePayloadData, "invalid UTF-8 in text message"))
+                        return
+                    }
+                }
             }
             if opcode == .text {
                 deliver(.text(String(buffer: payload)))
@@ -340,6 +409,10 @@ public final class WebSocketConnection: @unchecked Sendable {
                 channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
             }
         }
+    }
+
+    func pauseReading() {
+        channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
     }
 
     func resumeReading() {
@@ -431,7 +504,11 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     func errorCaught(_ error: Error) {
         logger.debug("transport error", metadata: ["error": "\(error)"])
-        report(.transport("\(error)"))
+        // After the closing handshake (or a failure) the transport may end untidily (a TLS
+        // peer that skips close_notify): that is not news for the user.
+        if !inputClosed && readyState != .closed {
+            report(.transport("\(error)"))
+        }
         channel.close(promise: nil)
     }
 
@@ -449,6 +526,8 @@ public final class WebSocketConnection: @unchecked Sendable {
             event = CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
         }
         handlers.close?(event)
+        onClosedInternal?(event)
+        onClosedInternal = nil
         if let stream = streamBox.withLock({ $0 }) {
             if let lastError { stream.source.finish(lastError) } else { stream.source.finish() }
         }
@@ -516,4 +595,15 @@ extension WebSocketConnection: CustomStringConvertible {
     public var description: String {
         "WebSocketConnection(id: \(id), \(readyState), path: \(path), remote: \(remoteAddress.map { "\($0)" } ?? "?"))"
     }
+}
+
+/// How a broadcast message is framed for one recipient.
+enum BroadcastEncoding: Sendable, Equatable {
+    /// No compression: the plain frame.
+    case plain
+    /// Compressed from scratch with shared-compressor settings `key` (same bytes for every
+    /// recipient with the same key) when at least `minimumSize` bytes.
+    case shared(DeflateWorkspace.CompressorKey, minimumSize: Int)
+    /// Compressed with the recipient's own context: once per recipient, on its loop.
+    case dedicated(minimumSize: Int)
 }

@@ -20,22 +20,20 @@ public struct WebSocketMessageSequence: AsyncSequence, Sendable {
 /// The producing side of a connection's message sequence.
 struct MessageStream: Sendable {
     struct Delegate: NIOAsyncSequenceProducerDelegate {
-        let connection: WebSocketConnection
-        func produceMore() {
-            let connection = self.connection
-            connection.eventLoop.execute { connection.resumeReading() }
-        }
+        /// Resumes reading from the socket (called when the consumer caught up).
+        let resume: @Sendable () -> Void
+        func produceMore() { resume() }
         func didTerminate() {}
     }
 
     let source: WebSocketMessageSequence.Producer.Source
     let sequence: WebSocketMessageSequence
 
-    init(connection: WebSocketConnection) {
+    init(resume: @escaping @Sendable () -> Void) {
         let made = WebSocketMessageSequence.Producer.makeSequence(
             backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64),
             finishOnDeinit: false,
-            delegate: Delegate(connection: connection)
+            delegate: Delegate(resume: resume)
         )
         source = made.source
         sequence = WebSocketMessageSequence(producer: made.sequence)

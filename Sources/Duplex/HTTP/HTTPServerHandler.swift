@@ -104,6 +104,27 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             reject(error, requestHead, context: context)
             return
         }
+        // permessage-deflate (when enabled): a header that does not parse is a bad request;
+        // offers the server cannot accept are declined (RFC 7692 §5), leaving the connection
+        // uncompressed. Without compression the header is ignored.
+        var deflate: PerMessageDeflateCodec?
+        var extensionsResponse = ""
+        let extensionValues = requestHead.headers["sec-websocket-extensions"]
+        if !extensionValues.isEmpty, configuration.webSocket.compression != nil {
+            let offers: [WebSocketExtensionOffer]
+            do {
+                offers = try ExtensionHeader.parse(extensionValues)
+            } catch {
+                reject(HandshakeError(status: .badRequest, reason: error.description), requestHead, context: context)
+                return
+            }
+            if let options = configuration.webSocket.compression,
+               let (response, agreement) = PerMessageDeflateNegotiation.accept(offers: offers, options: options) {
+                deflate = PerMessageDeflateCodec(agreement: agreement, options: options)
+                extensionsResponse = response
+            }
+        }
+
         guard server.reserveConnectionSlot() else {
             reject(HandshakeError(status: .serviceUnavailable, reason: "server is at its connection limit"), requestHead, context: context)
             return
@@ -120,12 +141,14 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Connection", value: "Upgrade")
         headers.add(name: "Sec-WebSocket-Accept", value: Handshake.acceptValue(forKey: key))
         if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        if !extensionsResponse.isEmpty { headers.add(name: "Sec-WebSocket-Extensions", value: extensionsResponse) }
         headers.add(contentsOf: extraHeaders)
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
 
         let connection = WebSocketConnection(
             role: .server, channel: context.channel, request: requestHead, subprotocol: subprotocol,
-            extensions: "", configuration: configuration.webSocket, logger: configuration.logger
+            extensions: extensionsResponse, configuration: configuration.webSocket, logger: configuration.logger,
+            deflate: deflate
         )
         // Swap the pipeline: the WebSocket handler goes in, the HTTP codec and this handler
         // go out. The decoder goes last: bytes it holds beyond the request are forwarded to

@@ -181,8 +181,9 @@ struct FrameReceiver {
         if header.opcode.isControl {
             control.clear()
         } else if header.opcode != .continuation {
-            // First frame of a message: size the buffer for it (most messages are one frame).
-            message = ByteBufferAllocator().buffer(capacity: header.length)
+            // First frame of a message: size the buffer for it (most messages are one frame),
+            // with room for the 4-byte tail inflation appends to a compressed message.
+            message = ByteBufferAllocator().buffer(capacity: header.length + (header.rsv1 ? 4 : 0))
         }
     }
 

@@ -1,3 +1,10 @@
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A 4-byte masking key (RFC 6455 §5.3), kept in wire order.
 struct MaskingKey: Sendable, Equatable {
     var b0: UInt8, b1: UInt8, b2: UInt8, b3: UInt8
@@ -6,10 +13,11 @@ struct MaskingKey: Sendable, Equatable {
         (self.b0, self.b1, self.b2, self.b3) = (b0, b1, b2, b3)
     }
 
-    /// A fresh key from the system's random source, as clients must use for every frame.
+    /// A fresh key from the system's random source, as clients must use for every frame
+    /// (RFC 6455 §10.3: unpredictable). Drawn from a per-thread pool refilled from
+    /// /dev/urandom once per 512 keys rather than a system call per frame.
     static func random() -> MaskingKey {
-        var rng = SystemRandomNumberGenerator()
-        let v = rng.next() as UInt32
+        let v = MaskingKeyPool.current.next()
         return MaskingKey(UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8),
                           UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 24))
     }
@@ -51,5 +59,51 @@ struct MaskingKey: Sendable, Equatable {
             destination.storeBytes(of: masked, toByteOffset: i, as: UInt8.self)
             i &+= 1
         }
+    }
+}
+
+/// System randomness fetched in blocks, one pool per thread (no locking).
+final class MaskingKeyPool: @unchecked Sendable {
+    private static let perThread = ThreadSpecificVariable<MaskingKeyPool>()
+    private static let size = 512
+
+    static var current: MaskingKeyPool {
+        if let pool = perThread.currentValue { return pool }
+        let pool = MaskingKeyPool()
+        perThread.currentValue = pool
+        return pool
+    }
+
+    private var words = [UInt32](repeating: 0, count: MaskingKeyPool.size)
+    private var index = MaskingKeyPool.size
+
+    func next() -> UInt32 {
+        if index == words.count { refill() }
+        defer { index += 1 }
+        return words[index]
+    }
+
+    /// One read of /dev/urandom per 512 keys; the system generator if that fails.
+    private func refill() {
+        index = 0
+        #if canImport(Glibc) || canImport(Darwin)
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            let filled = words.withUnsafeMutableBytes { bytes -> Bool in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = read(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return false }
+                    offset += n
+                }
+                return true
+            }
+            if filled { return }
+        }
+        #endif
+        var generator = SystemRandomNumberGenerator()
+        for i in words.indices { words[i] = generator.next() }
     }
 }

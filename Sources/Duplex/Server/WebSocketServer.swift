@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A WebSocket server, as easy as Node's nodejs-websocket:
@@ -34,8 +35,19 @@ public final class WebSocketServer: Sendable {
         public var logger = Logger(label: "duplex")
         /// The listen backlog.
         public var backlog: Int32 = 1024
+        /// TLS (wss://): when set, every connection starts with a TLS handshake. See
+        /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files.
+        public var tls: TLSConfiguration?
 
         public init() {}
+
+        /// Serves wss:// with a PEM certificate chain (leaf first) and a PEM private key.
+        public mutating func useTLS(certificateChainFile: String, privateKeyFile: String) throws {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile)
+            let key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)
+            tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        }
     }
 
     public typealias ConnectionHandler = @Sendable (WebSocketConnection) -> Void
@@ -89,6 +101,7 @@ public final class WebSocketServer: Sendable {
     /// Starts listening. Returns the bound port (pass 0 for a free one).
     @discardableResult
     public func listen(port: Int = 3000, host: String = "127.0.0.1") async throws -> Int {
+        let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -96,6 +109,9 @@ public final class WebSocketServer: Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
                     try self.configurePipeline(channel)
                 }
             }
@@ -164,54 +180,6 @@ public final class WebSocketServer: Sendable {
         for channel in state.withLock({ Array($0.channels.values) }) { channel.close(promise: nil) }
         closed.succeed(())
         configuration.logger.info("server closed")
-    }
-
-    // MARK: - Broadcast
-
-    /// Sends a text message to every open connection (or those passing `filter`). The
-    /// frame is encoded once and the same buffer is written to every recipient.
-    public func broadcast(_ text: String, where filter: (@Sendable (WebSocketConnection) -> Bool)? = nil) {
-        let frame = FrameEncoder.textFrame(text, mask: nil, allocator: ByteBufferAllocator())
-        Self.broadcast(frame: frame, to: connections, filter: filter)
-    }
-
-    /// Sends a binary message to every open connection (or those passing `filter`).
-    public func broadcast(_ data: ByteBuffer, where filter: (@Sendable (WebSocketConnection) -> Bool)? = nil) {
-        let frame = FrameEncoder.frame(opcode: .binary, payload: data, mask: nil, allocator: ByteBufferAllocator())
-        Self.broadcast(frame: frame, to: connections, filter: filter)
-    }
-
-    /// Sends a text message to the given connections (a room, say): encoded once, the same
-    /// buffer written to each.
-    public static func broadcast(_ text: String, to recipients: some Sequence<WebSocketConnection>) {
-        let frame = FrameEncoder.textFrame(text, mask: nil, allocator: ByteBufferAllocator())
-        broadcast(frame: frame, to: recipients, filter: nil)
-    }
-
-    /// Sends a binary message to the given connections, encoded once.
-    public static func broadcast(_ data: ByteBuffer, to recipients: some Sequence<WebSocketConnection>) {
-        let frame = FrameEncoder.frame(opcode: .binary, payload: data, mask: nil, allocator: ByteBufferAllocator())
-        broadcast(frame: frame, to: recipients, filter: nil)
-    }
-
-    /// Writes one encoded frame to many server-side connections: directly for those on the
-    /// caller's event loop, with one task per other event loop for the rest.
-    static func broadcast(frame: ByteBuffer, to recipients: some Sequence<WebSocketConnection>, filter: (@Sendable (WebSocketConnection) -> Bool)?) {
-        var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
-        for connection in recipients where connection.role == .server {
-            if connection.eventLoop.inEventLoop {
-                if filter?(connection) ?? true { connection.sendEncodedFrame(frame) }
-            } else {
-                byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].1.append(connection)
-            }
-        }
-        for (_, (loop, group)) in byLoop {
-            loop.execute {
-                for connection in group where filter?(connection) ?? true {
-                    connection.sendEncodedFrame(frame)
-                }
-            }
-        }
     }
 
     // MARK: - Registry (called by the HTTP handler)

@@ -1,1 +1,0 @@
-print("duplex-autobahn-client: not yet")

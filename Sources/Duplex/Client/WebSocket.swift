@@ -1,0 +1,493 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// A WebSocket client shaped like the browser's `WebSocket`:
+///
+/// ```swift
+/// let socket = try WebSocket(url: "wss://example.com/chat", protocols: ["chat.v1"])
+/// socket.onOpen { socket.send("hello") }
+/// socket.onMessage { message in print(message) }
+/// socket.onClose { event in print(event.code, event.reason, event.wasClean) }
+/// ```
+///
+/// or with async/await:
+///
+/// ```swift
+/// let socket = try await WebSocket.connect("ws://127.0.0.1:3000/")
+/// socket.send("hello")
+/// for try await message in socket.messages { print(message) }
+/// ```
+///
+/// Creating the object starts connecting at once. Events are delivered on the socket's
+/// event loop; methods may be called from any thread. Unlike in a browser (where events wait
+/// for the running script to finish), the connection may progress while handlers are being
+/// set, so nothing is lost to that race: a handler set after its event (open, error, close)
+/// already happened is called at once, and messages that arrive while nobody listens (no
+/// message handler set, `messages` not accessed yet) are kept, reading pausing after 64 of
+/// them, then handed to the first consumer.
+public final class WebSocket: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Limits, timeouts and compression. Differences from the server's defaults:
+        /// permessage-deflate is offered (``PerMessageDeflateOptions/shared``), and there
+        /// is no heartbeat ping (servers ping; the client answers).
+        public var webSocket: WebSocketConfiguration
+        /// Time allowed for the whole opening handshake: DNS, TCP, TLS and HTTP upgrade.
+        public var connectTimeout: TimeAmount = .seconds(10)
+        /// TLS for wss:// URLs. The default verifies the server against the system's trust
+        /// roots and the URL's host name.
+        public var tls: TLSConfiguration = .makeClientConfiguration()
+        public var logger = Logger(label: "duplex.client")
+
+        public init() {
+            webSocket = WebSocketConfiguration()
+            webSocket.compression = .shared
+            webSocket.pingInterval = nil
+        }
+    }
+
+    /// The URL as given.
+    public let url: String
+    public let target: WebSocketURL
+    public let eventLoop: EventLoop
+    public let configuration: Configuration
+
+    // MARK: Shared across threads
+    private let state = Atomic<Int>(ReadyState.connecting.rawValue)
+    private let negotiated = Mutex<(subprotocol: String, extensions: String, connection: WebSocketConnection?)>(("", "", nil))
+    private let streamBox = Mutex<MessageStream?>(nil)
+    private let streamRequested = Atomic<Bool>(false)
+    private let openPromise: EventLoopPromise<Void>
+    private let closePromise: EventLoopPromise<CloseEvent>
+
+    // MARK: Event-loop confined
+    private var handlers = Handlers()
+    private var channel: Channel?
+    private var current: WebSocketConnection?
+    /// Messages that arrived while nobody was listening, oldest first.
+    private var pending = CircularBuffer<WebSocketMessage>()
+    private var pausedForPending = false
+    private var closeEvent: CloseEvent?
+    private var abortRequested = false
+    private var heartbeat: RepeatedTask?
+    static let pendingLimit = 64
+
+    private struct Handlers {
+        var open: (@Sendable () -> Void)?
+        var message: (@Sendable (WebSocketMessage) throws -> Void)?
+        var text: (@Sendable (String) throws -> Void)?
+        var binary: (@Sendable (ByteBuffer) throws -> Void)?
+        var ping: (@Sendable (ByteBuffer) -> Void)?
+        var pong: (@Sendable (ByteBuffer) -> Void)?
+        var error: (@Sendable (Error) -> Void)?
+        var close: (@Sendable (CloseEvent) -> Void)?
+
+        var consumesMessages: Bool { message != nil || text != nil || binary != nil }
+    }
+
+    /// Starts connecting to `url` (`ws://` or `wss://`), offering `protocols` as
+    /// subprotocols and sending `headers` with the upgrade request. Throws only for an
+    /// unusable URL; connection failures arrive as an error event then a close event (code
+    /// 1006), as in browsers.
+    public init(
+        url: String, protocols: [String] = [], headers: HTTPHeaders = [:],
+        configuration: Configuration = Configuration(),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws(WebSocketClientError) {
+        self.url = url
+        self.target = try WebSocketURL(url)
+        for name in protocols where !ExtensionHeader.isToken(name) || protocols.filter({ $0 == name }).count > 1 {
+            throw .invalidURL(url, "invalid or repeated subprotocol \"\(name)\"")
+        }
+        self.configuration = configuration
+        self.eventLoop = group.next()
+        self.openPromise = eventLoop.makePromise(of: Void.self)
+        self.closePromise = eventLoop.makePromise(of: CloseEvent.self)
+        start(protocols: protocols, headers: headers)
+    }
+
+    /// Connects and waits for the connection to open. Throws a ``WebSocketClientError``
+    /// when the handshake fails.
+    public static func connect(
+        _ url: String, protocols: [String] = [], headers: HTTPHeaders = [:],
+        configuration: Configuration = Configuration(),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> WebSocket {
+        let socket = try WebSocket(url: url, protocols: protocols, headers: headers, configuration: configuration, group: group)
+        try await socket.waitUntilOpen()
+        return socket
+    }
+
+    // MARK: - Browser-like properties
+
+    public var readyState: ReadyState {
+        let socketState = ReadyState(rawValue: state.load(ordering: .acquiring))!
+        // Once open, the connection knows about closing.
+        if socketState == .open, let connection = negotiated.withLock({ $0.connection }) {
+            return connection.readyState
+        }
+        return socketState
+    }
+    /// The subprotocol the server chose, or "" (the browser's `protocol`).
+    public var `protocol`: String { negotiated.withLock { $0.subprotocol } }
+    /// The extensions the server accepted (`Sec-WebSocket-Extensions`), or "".
+    public var extensions: String { negotiated.withLock { $0.extensions } }
+    /// Bytes queued for the socket but not yet written.
+    public var bufferedAmount: Int { negotiated.withLock { $0.connection }?.bufferedAmount ?? 0 }
+    /// The underlying connection once open (for its request, addresses, counters).
+    public var connection: WebSocketConnection? { negotiated.withLock { $0.connection } }
+
+    // MARK: - Events
+
+    /// The connection opened.
+    public func onOpen(_ handler: @escaping @Sendable () -> Void) {
+        onLoop { socket in
+            socket.handlers.open = handler
+            if socket.lifecycle.opened && !socket.lifecycle.openDelivered {
+                socket.lifecycle.openDelivered = true
+                handler()
+            }
+            socket.dropHandlersIfClosed()
+        }
+    }
+    /// A message arrived (the browser's `onmessage`). A handler that throws closes the
+    /// connection with 1011.
+    public func onMessage(_ handler: @escaping @Sendable (WebSocketMessage) throws -> Void) {
+        onLoop { $0.handlers.message = handler; $0.flushPending(); $0.dropHandlersIfClosed() }
+    }
+    /// A text message arrived.
+    public func onText(_ handler: @escaping @Sendable (String) throws -> Void) {
+        onLoop { $0.handlers.text = handler; $0.flushPending(); $0.dropHandlersIfClosed() }
+    }
+    /// A binary message arrived.
+    public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) {
+        onLoop { $0.handlers.binary = handler; $0.flushPending(); $0.dropHandlersIfClosed() }
+    }
+    /// A ping arrived (the pong is sent automatically).
+    public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { onLoop { $0.handlers.ping = handler } }
+    /// A pong arrived.
+    public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { onLoop { $0.handlers.pong = handler } }
+    /// Something failed: the handshake (a ``WebSocketClientError``) or the open connection
+    /// (a ``WebSocketError``). A close event follows.
+    public func onError(_ handler: @escaping @Sendable (Error) -> Void) {
+        onLoop { socket in
+            socket.handlers.error = handler
+            let missed = socket.lifecycle.undeliveredErrors
+            socket.lifecycle.undeliveredErrors = []
+            for error in missed { handler(error) }
+            socket.dropHandlersIfClosed()
+        }
+    }
+    /// The connection closed (once, always last).
+    public func onClose(_ handler: @escaping @Sendable (CloseEvent) -> Void) {
+        onLoop { socket in
+            socket.handlers.close = handler
+            if let event = socket.closeEvent, !socket.lifecycle.closeDelivered {
+                socket.lifecycle.closeDelivered = true
+                handler(event)
+            }
+            socket.dropHandlersIfClosed()
+        }
+    }
+
+    /// After the close, handlers are not kept (they would hold the socket forever).
+    private func dropHandlersIfClosed() {
+        if closeEvent != nil { handlers = Handlers() }
+    }
+
+    /// Which lifecycle events happened and reached a handler (for handlers set late).
+    private struct Lifecycle {
+        var opened = false
+        var openDelivered = false
+        var undeliveredErrors: [Error] = []
+        var closeDelivered = false
+    }
+    private var lifecycle = Lifecycle()
+
+    private func emitError(_ error: Error) {
+        if let handler = handlers.error {
+            handler(error)
+        } else if closeEvent == nil && lifecycle.undeliveredErrors.count < 8 {
+            lifecycle.undeliveredErrors.append(error)
+        }
+    }
+
+    /// Waits until the connection is open; throws the handshake's error if it failed.
+    public func waitUntilOpen() async throws {
+        try await openPromise.futureResult.get()
+    }
+
+    /// Waits until the connection has closed and returns how.
+    @discardableResult
+    public func waitUntilClosed() async -> CloseEvent {
+        // The close promise is always fulfilled, never failed.
+        (try? await closePromise.futureResult.get()) ?? CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
+    }
+
+    /// The messages as an async sequence; it ends when the connection closes and throws
+    /// if it failed (the handshake's error included). Reading pauses when the consumer
+    /// falls behind.
+    public var messages: WebSocketMessageSequence {
+        streamBox.withLock { box in
+            if let existing = box { return existing.sequence }
+            let stream = MessageStream { [weak self] in
+                guard let self else { return }
+                self.eventLoop.execute { self.resumeAfterBackpressure() }
+            }
+            box = stream
+            streamRequested.store(true, ordering: .releasing)
+            eventLoop.execute { self.flushPending() }
+            return stream.sequence
+        }
+    }
+
+    // MARK: - Sending
+
+    /// Sends a text message. Before the connection is open this is an error (as in browsers):
+    /// the message is dropped and an error event reports it; after close it is ignored.
+    public func send(_ text: String) { onLoop { $0.withOpenConnection { $0.sendMessage(.text(text)) } } }
+    /// Sends a binary message.
+    public func send(_ data: ByteBuffer) { onLoop { $0.withOpenConnection { $0.sendMessage(.binary(data)) } } }
+    /// Sends a binary message.
+    public func send(_ bytes: [UInt8]) { send(ByteBuffer(bytes: bytes)) }
+    /// Sends a ping (at most 125 bytes).
+    public func ping(_ payload: ByteBuffer = ByteBuffer()) {
+        precondition(payload.readableBytes <= 125, "ping payload over 125 bytes")
+        onLoop { $0.withOpenConnection { $0.ping(payload) } }
+    }
+
+    /// Starts the closing handshake; while still connecting, abandons the connection (an
+    /// error event, then close 1006, as in browsers).
+    public func close(code: CloseCode = .normalClosure, reason: String = "") {
+        onLoop { socket in
+            if let connection = socket.current {
+                connection.close(code: code, reason: reason)
+            } else if socket.closeEvent == nil {
+                socket.abortRequested = true
+                socket.channel?.close(promise: nil)
+            }
+        }
+    }
+
+    /// Drops the TCP connection at once, without a closing handshake.
+    public func terminate() {
+        onLoop { socket in
+            if let connection = socket.current { connection.terminate() } else { socket.close() }
+        }
+    }
+
+    // MARK: - Connecting
+
+    private func start(protocols: [String], headers: HTTPHeaders) {
+        let target = self.target
+        let configuration = self.configuration
+        let timeout = configuration.connectTimeout
+        let deadline = NIODeadline.now() + timeout
+        let sslContext: NIOSSLContext?
+        if target.secure {
+            do {
+                sslContext = try NIOSSLContext(configuration: configuration.tls)
+            } catch {
+                eventLoop.execute { self.handshakeFailed(.tls("\(error)")) }
+                return
+            }
+        } else {
+            sslContext = nil
+        }
+        let connectionPromise = eventLoop.makePromise(of: WebSocketConnection.self)
+        let request = ClientHandshakeHandler.Request(
+            url: target, protocols: protocols, headers: headers, configuration: configuration.webSocket,
+            logger: configuration.logger, deadline: deadline, timeout: timeout)
+        // The handlers go in once the TCP connection is up: with several addresses (happy
+        // eyeballs) only the winning channel gets them.
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+        bootstrap.connect(host: target.host, port: target.port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                self.channel = channel
+                if abortRequested {
+                    channel.close(promise: nil)
+                    connectionPromise.fail(WebSocketClientError.aborted)
+                    return
+                }
+                do {
+                    let sync = channel.pipeline.syncOperations
+                    if let sslContext {
+                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: target.isIPAddress ? nil : target.host)
+                        try sync.addHandler(handler)
+                    }
+                    let encoder = HTTPRequestEncoder()
+                    let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                    try sync.addHandler(encoder)
+                    try sync.addHandler(decoder)
+                    try sync.addHandler(ClientHandshakeHandler(
+                        request: request, encoder: encoder, decoder: decoder, promise: connectionPromise,
+                        onOpen: { connection in self.opened(connection) }))
+                } catch {
+                    channel.close(promise: nil)
+                    connectionPromise.fail(error)
+                }
+            case .failure(let error):
+                connectionPromise.fail(error)
+            }
+        }
+        connectionPromise.futureResult.whenFailure { [self] error in
+            handshakeFailed(abortRequested ? .aborted : WebSocketClientError.from(error, url: target, timeout: timeout))
+        }
+    }
+
+    /// The handshake succeeded: on the event loop, before any frame is read.
+    private func opened(_ connection: WebSocketConnection) {
+        self.current = connection
+        negotiated.withLock { $0 = (connection.subprotocol ?? "", connection.extensions, connection) }
+        // The connection drops its handlers when it closes, which breaks these cycles.
+        connection.onMessage { [self] message in try self.received(message) }
+        connection.onPing { [self] payload in self.handlers.ping?(payload) }
+        connection.onPong { [self] payload in self.handlers.pong?(payload) }
+        connection.onError { [self] error in
+            self.lastConnectionError = error
+            self.emitError(error)
+        }
+        connection.onClosedInternal = { [self] event in self.closed(event) }
+        if let interval = configuration.webSocket.pingInterval {
+            heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                connection.heartbeat()
+            }
+        }
+        state.store(ReadyState.open.rawValue, ordering: .releasing)
+        if abortRequested {
+            connection.close(code: .normalClosure, reason: "")
+        }
+        lifecycle.opened = true
+        if let open = handlers.open {
+            lifecycle.openDelivered = true
+            open()
+        }
+        openPromise.succeed(())
+    }
+
+    private func handshakeFailed(_ error: WebSocketClientError) {
+        guard closeEvent == nil else { return }
+        configuration.logger.debug("WebSocket handshake failed", metadata: ["url": "\(target)", "error": "\(error)"])
+        state.store(ReadyState.closed.rawValue, ordering: .releasing)
+        emitError(error)
+        openPromise.fail(error)
+        finish(CloseEvent(code: .abnormalClosure, reason: "", wasClean: false), error: error)
+    }
+
+    private func closed(_ event: CloseEvent) {
+        heartbeat?.cancel()
+        heartbeat = nil
+        state.store(ReadyState.closed.rawValue, ordering: .releasing)
+        finish(event, error: nil)
+    }
+
+    private func finish(_ event: CloseEvent, error: Error?) {
+        closeEvent = event
+        failure = error ?? lastConnectionError
+        if let close = handlers.close {
+            lifecycle.closeDelivered = true
+            close(event)
+        }
+        closePromise.succeed(event)
+        flushPending()  // ends the message sequence once nothing is left for it
+        // Break reference cycles through captured sockets (handlers set later are called
+        // once with the missed events and not kept).
+        handlers = Handlers()
+        current = nil
+        negotiated.withLock { $0.connection = nil }
+    }
+
+    /// The last error of the open connection, to end the message sequence with.
+    private var lastConnectionError: Error?
+
+    /// The handshake error, kept for a message sequence requested after the failure.
+    private var failure: Error?
+
+    // MARK: - Messages
+
+    private func received(_ message: WebSocketMessage) throws {
+        guard pending.isEmpty else {
+            enqueue(message)
+            return
+        }
+        if try !dispatch(message) { enqueue(message) }
+    }
+
+    private func enqueue(_ message: WebSocketMessage) {
+        pending.append(message)
+        if pending.count >= Self.pendingLimit && !pausedForPending {
+            pausedForPending = true
+            current?.pauseReading()
+        }
+    }
+
+    /// Gives a message to the handlers and the sequence; false when nobody listens.
+    private func dispatch(_ message: WebSocketMessage) throws -> Bool {
+        let toStream = streamRequested.load(ordering: .acquiring)
+        guard handlers.consumesMessages || toStream else { return false }
+        switch message {
+        case .text(let text): try handlers.text?(text)
+        case .binary(let data): try handlers.binary?(data)
+        }
+        try handlers.message?(message)
+        if toStream, let stream = streamBox.withLock({ $0 }) {
+            if case .stopProducing = stream.source.yield(message) {
+                current?.pauseReading()
+            }
+        }
+        return true
+    }
+
+    /// Delivers the kept messages to a consumer that just appeared.
+    private func flushPending() {
+        while let message = pending.first {
+            do {
+                guard try dispatch(message) else { break }
+            } catch {
+                current?.close(code: .internalServerError, reason: "internal error")
+            }
+            pending.removeFirst()
+        }
+        if pending.isEmpty && pausedForPending {
+            pausedForPending = false
+            current?.resumeReading()
+        }
+        if closeEvent != nil, pending.isEmpty, let stream = streamBox.withLock({ $0 }) {
+            if let failure { stream.source.finish(failure) } else { stream.source.finish() }
+        }
+    }
+
+    private func resumeAfterBackpressure() {
+        guard !pausedForPending else { return }
+        current?.resumeReading()
+    }
+
+    // MARK: - Helpers
+
+    private func withOpenConnection(_ body: (WebSocketConnection) -> Void) {
+        if let current {
+            body(current)
+        } else if closeEvent == nil {
+            emitError(WebSocketError.transport("send before the connection is open"))
+        }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (WebSocket) -> Void) {
+        if eventLoop.inEventLoop {
+            body(self)
+        } else {
+            eventLoop.execute { body(self) }
+        }
+    }
+}
+
+extension WebSocket: CustomStringConvertible {
+    public var description: String { "WebSocket(\(target), \(readyState))" }
+}
