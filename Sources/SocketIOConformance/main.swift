@@ -1,1 +1,99 @@
-print("conformance server: not yet")
+// duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop]
+//     [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS]
+//
+// Default: the setup of the official protocol test suites on one port: `/engine.io/`
+// echoes every message (Engine.IO suite), `/socket.io/` is the Socket.IO suite's server.
+// Heartbeat 300/200 ms, maxPayload 1000000, connectTimeout 1000 ms, CORS `*`.
+//
+// --interop: the server of the python-socketio interop tests (Tests/socketio) at
+// `/socket.io/`, with the handlers they use (see InteropHandlers.swift).
+import Duplex
+import NIOCore
+import SocketIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Arguments {
+    var port = 3000
+    var host = "127.0.0.1"
+    var interop = false
+    var pingInterval: Int?
+    var pingTimeout: Int?
+    var connectTimeout: Int?
+
+    init(_ argv: [String]) {
+        var iterator = argv.dropFirst().makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--port": port = Int(iterator.next() ?? "") ?? port
+            case "--host": host = iterator.next() ?? host
+            case "--interop": interop = true
+            case "--ping-interval": pingInterval = Int(iterator.next() ?? "")
+            case "--ping-timeout": pingTimeout = Int(iterator.next() ?? "")
+            case "--connect-timeout": connectTimeout = Int(iterator.next() ?? "")
+            case "-h", "--help":
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS]")
+                exit(0)
+            default:
+                print("unknown argument \(argument)")
+                exit(2)
+            }
+        }
+    }
+}
+
+let arguments = Arguments(CommandLine.arguments)
+
+var socketIOOptions = SocketIOServerOptions()
+socketIOOptions.engine.pingInterval = .milliseconds(Int64(arguments.pingInterval ?? (arguments.interop ? 1000 : 300)))
+socketIOOptions.engine.pingTimeout = .milliseconds(Int64(arguments.pingTimeout ?? (arguments.interop ? 1000 : 200)))
+socketIOOptions.engine.maxHttpBufferSize = 1_000_000
+socketIOOptions.engine.cors = EngineIOCORSOptions(origin: .any)
+socketIOOptions.connectTimeout = .milliseconds(Int64(arguments.connectTimeout ?? 1000))
+let io = SocketIOServer(options: socketIOOptions)
+
+var configuration = WebSocketServer.Configuration()
+configuration.webSocket.pingInterval = nil  // Engine.IO pings by itself
+configuration.httpHandler = { request in
+    // Below the mounted servers: a health check for the test harnesses.
+    if request.path == "/healthz" {
+        return request.eventLoop.makeSucceededFuture(HTTPResponse(body: "ok\n"))
+    }
+    return request.eventLoop.makeSucceededFuture(HTTPResponse(status: .notFound, body: "not found\n"))
+}
+
+let engineEcho: EngineIOServer?
+if arguments.interop {
+    engineEcho = nil
+    InteropHandlers.install(on: io)
+} else {
+    var engineOptions = EngineIOOptions()
+    engineOptions.path = "/engine.io/"
+    engineOptions.pingInterval = socketIOOptions.engine.pingInterval
+    engineOptions.pingTimeout = socketIOOptions.engine.pingTimeout
+    engineOptions.maxHttpBufferSize = 1_000_000
+    engineOptions.cors = EngineIOCORSOptions(origin: .any)
+    let engine = EngineIOServer(options: engineOptions) { socket in
+        socket.onMessage { message in
+            switch message {
+            case .text(let text): socket.send(text)
+            case .binary(let data): socket.send(data)
+            }
+        }
+    }
+    engine.mount(into: &configuration)
+    engineEcho = engine
+    ConformanceHandlers.install(on: io)
+}
+io.mount(into: &configuration)
+
+let server = WebSocketServer(configuration: configuration) { connection in
+    if let engineEcho, engineEcho.accept(connection) { return }
+    if io.accept(connection) { return }
+    connection.close(code: .policyViolation, reason: "no such endpoint")
+}
+let port = try await server.listen(port: arguments.port, host: arguments.host)
+print("duplex-socketio-conformance listening on \(arguments.host):\(port)\(arguments.interop ? " (interop)" : "")")
+try await server.run()

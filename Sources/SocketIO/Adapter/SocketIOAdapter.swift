@@ -1,0 +1,143 @@
+import NIOCore
+import Synchronization
+
+/// Which sockets a broadcast or a bulk operation reaches.
+public struct SocketIOBroadcastOptions: Sendable, Hashable {
+    public struct Flags: Sendable, Hashable {
+        /// Drop the packet for clients whose transport cannot take it right now.
+        public var volatile = false
+        /// This node only (a multi-node adapter does not forward it).
+        public var local = false
+        /// For broadcasts with acknowledgements: how long to wait for them.
+        public var timeout: TimeAmount?
+
+        public init(volatile: Bool = false, local: Bool = false, timeout: TimeAmount? = nil) {
+            self.volatile = volatile
+            self.local = local
+            self.timeout = timeout
+        }
+    }
+
+    /// Sockets in any of these rooms; empty: every socket of the namespace.
+    public var rooms: Set<String>
+    /// Minus the sockets in any of these rooms.
+    public var except: Set<String>
+    public var flags: Flags
+
+    public init(rooms: Set<String> = [], except: Set<String> = [], flags: Flags = Flags()) {
+        self.rooms = rooms
+        self.except = except
+        self.flags = flags
+    }
+}
+
+/// The sockets of one namespace on this node, by id: what an adapter delivers to.
+public final class SocketIOLocalSockets: Sendable {
+    private let sockets = Mutex<[String: SocketIOSocket]>([:])
+
+    init() {}
+
+    public func socket(id: String) -> SocketIOSocket? {
+        sockets.withLock { $0[id] }
+    }
+
+    public var all: [SocketIOSocket] {
+        sockets.withLock { Array($0.values) }
+    }
+
+    public var count: Int { sockets.withLock { $0.count } }
+
+    func add(_ socket: SocketIOSocket) {
+        sockets.withLock { $0[socket.id] = socket }
+    }
+
+    func remove(id: String) {
+        _ = sockets.withLock { $0.removeValue(forKey: id) }
+    }
+}
+
+/// What an adapter is created with: its namespace's name and local sockets.
+public struct SocketIOAdapterContext: Sendable {
+    public let namespace: String
+    public let sockets: SocketIOLocalSockets
+}
+
+/// Rooms and broadcasts of one namespace go through its adapter. The in-memory adapter
+/// (``InMemoryAdapter``) serves one node; a multi-node adapter forwards broadcasts and bulk
+/// operations to the other nodes (unless `flags.local`) and delivers locally through an
+/// in-memory adapter. The `async` methods may ask other nodes.
+///
+/// Room membership and local delivery are synchronous; delivery itself happens on each
+/// recipient's event loop.
+public protocol SocketIOAdapter: AnyObject, Sendable {
+    /// Adds a socket to rooms.
+    func addAll(_ id: String, rooms: Set<String>)
+    /// Removes a socket from a room.
+    func del(_ id: String, room: String)
+    /// Removes a socket from every room (it disconnected).
+    func delAll(_ id: String)
+    /// The rooms of a local socket; nil when unknown.
+    func socketRooms(_ id: String) -> Set<String>?
+    /// The ids of the sockets in any of `rooms` (all sockets when empty).
+    func sockets(in rooms: Set<String>) async -> Set<String>
+    /// Sends a packet (its namespace already set) to the sockets `options` select, encoded
+    /// once for all of them.
+    func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions)
+    /// Like `broadcast`, for a packet with an ack id: `clientCount` is called with the
+    /// number of recipients (once per node), `ack` with each client's answer.
+    func broadcastWithAck(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions,
+                          clientCount: @escaping @Sendable (Int) -> Void,
+                          ack: @escaping @Sendable ([JSONValue]) -> Void)
+    /// How many nodes there are (1 for the in-memory adapter).
+    func serverCount() async -> Int
+    /// The sockets `options` select, on every node (unless `flags.local`).
+    func fetchSockets(_ options: SocketIOBroadcastOptions) async -> [SocketIORemoteSocket]
+    /// Makes the selected sockets join `rooms`.
+    func addSockets(_ options: SocketIOBroadcastOptions, rooms: Set<String>)
+    /// Makes the selected sockets leave `rooms`.
+    func delSockets(_ options: SocketIOBroadcastOptions, rooms: Set<String>)
+    /// Disconnects the selected sockets (`close`: their whole connection).
+    func disconnectSockets(_ options: SocketIOBroadcastOptions, close: Bool)
+    /// The server is shutting down.
+    func close() async
+}
+
+/// A socket as `fetchSockets` returns it: a snapshot of its id, handshake, rooms and data,
+/// with the operations that also work for a socket on another node.
+public struct SocketIORemoteSocket: Sendable {
+    public let id: String
+    public let namespace: String
+    public let handshake: SocketIOHandshake
+    public let rooms: Set<String>
+    public let data: JSONValue
+    let operator_: SocketIOBroadcastOperator
+
+    public init(id: String, namespace: SocketIONamespace, handshake: SocketIOHandshake, rooms: Set<String>, data: JSONValue) {
+        self.id = id
+        self.namespace = namespace.name
+        self.handshake = handshake
+        self.rooms = rooms
+        self.data = data
+        self.operator_ = SocketIOBroadcastOperator(namespace: namespace, rooms: [id])
+    }
+
+    public func emit(_ event: String, _ arguments: JSONValue...) {
+        operator_.emit(event, arguments: arguments)
+    }
+
+    public func emit(_ event: String, arguments: [JSONValue]) {
+        operator_.emit(event, arguments: arguments)
+    }
+
+    public func join(_ rooms: String...) {
+        operator_.socketsJoin(rooms)
+    }
+
+    public func leave(_ rooms: String...) {
+        operator_.socketsLeave(rooms)
+    }
+
+    public func disconnect(close: Bool = false) {
+        operator_.disconnectSockets(close: close)
+    }
+}

@@ -1,0 +1,115 @@
+import Duplex
+import NIOCore
+import NIOHTTP1
+
+/// The two Engine.IO transports.
+public enum EngineIOTransport: String, Sendable, Hashable, CaseIterable {
+    case polling
+    case websocket
+}
+
+/// What an Engine.IO server needs to know about a request before it opens a session
+/// (the `allowRequest` hook gets it).
+public struct EngineIORequestInfo: Sendable {
+    public var method: HTTPMethod
+    public var uri: String
+    public var path: String
+    public var query: [String: String]
+    public var headers: HTTPHeaders
+    public var remoteAddress: SocketAddress?
+    /// The transport asked for (`polling` for an HTTP handshake, `websocket` for a WebSocket).
+    public var transport: EngineIOTransport
+
+    public init(method: HTTPMethod, uri: String, path: String, query: [String: String], headers: HTTPHeaders,
+                remoteAddress: SocketAddress?, transport: EngineIOTransport) {
+        self.method = method
+        self.uri = uri
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.remoteAddress = remoteAddress
+        self.transport = transport
+    }
+}
+
+/// The answer of the `allowRequest` hook.
+public enum EngineIOAllowDecision: Sendable, Equatable {
+    case allow
+    /// Refuse the handshake: HTTP 403 `{"code":4,"message":…}` (`Forbidden` when nil),
+    /// as the reference server does.
+    case deny(message: String?)
+}
+
+/// Cross-origin resource sharing for the HTTP long-polling transport (browsers only).
+public struct EngineIOCORSOptions: Sendable, Equatable {
+    public enum Origin: Sendable, Equatable {
+        /// `Access-Control-Allow-Origin: *` (with credentials: the request's origin, as `*`
+        /// is not allowed with credentials).
+        case any
+        /// Only these origins (exact match, e.g. `https://example.com`); others get no
+        /// CORS headers, so the browser blocks the response.
+        case list([String])
+    }
+
+    public var origin: Origin
+    /// `Access-Control-Allow-Credentials: true` (cookies, HTTP authentication).
+    public var credentials: Bool
+    public var methods: [String]
+    /// Headers allowed in requests; nil reflects what the preflight asks for.
+    public var allowedHeaders: [String]?
+    /// Seconds a preflight answer may be cached.
+    public var maxAge: Int?
+
+    public init(origin: Origin = .any, credentials: Bool = false, methods: [String] = ["GET", "POST"],
+                allowedHeaders: [String]? = nil, maxAge: Int? = nil) {
+        self.origin = origin
+        self.credentials = credentials
+        self.methods = methods
+        self.allowedHeaders = allowedHeaders
+        self.maxAge = maxAge
+    }
+}
+
+/// The options of an Engine.IO server; the defaults are the reference server's.
+public struct EngineIOOptions: Sendable {
+    /// The path the server answers on (prefix match), `/engine.io/` for a bare Engine.IO
+    /// server; a Socket.IO server uses `/socket.io/`.
+    public var path: String = "/engine.io/"
+    /// How often the server pings (advertised in the handshake, in milliseconds).
+    public var pingInterval: TimeAmount = .milliseconds(25_000)
+    /// How long after a ping the client has to answer before the session is closed.
+    public var pingTimeout: TimeAmount = .milliseconds(20_000)
+    /// The largest message (WebSocket) or polling body accepted, in bytes; advertised as
+    /// `maxPayload`.
+    public var maxHttpBufferSize: Int = 1_000_000
+    /// Transports accepted for a handshake.
+    public var transports: Set<EngineIOTransport> = [.polling, .websocket]
+    /// Whether a polling session may upgrade to a WebSocket.
+    public var allowUpgrades = true
+    /// How long an upgrade may take (probe to `5`) before the WebSocket is dropped.
+    public var upgradeTimeout: TimeAmount = .milliseconds(10_000)
+    /// CORS for the polling transport; nil sends no CORS headers (the reference default).
+    public var cors: EngineIOCORSOptions?
+    /// Decides about each handshake (not about later requests of a session).
+    public var allowRequest: (@Sendable (EngineIORequestInfo) -> EngineIOAllowDecision)?
+    /// permessage-deflate for WebSockets, passed to the WebSocket server (nil: off).
+    public var compression: PerMessageDeflateOptions?
+
+    public init() {}
+
+    /// The path normalized without its trailing slash (`/socket.io`), for matching.
+    var basePath: String {
+        var path = path.hasPrefix("/") ? path : "/" + path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    /// Whether a request path belongs to this server.
+    func matches(path requestPath: String) -> Bool {
+        let base = basePath
+        return requestPath == base || requestPath.hasPrefix(base + "/")
+    }
+
+    var pingIntervalMilliseconds: Int { Int(pingInterval.nanoseconds / 1_000_000) }
+    var pingTimeoutMilliseconds: Int { Int(pingTimeout.nanoseconds / 1_000_000) }
+}

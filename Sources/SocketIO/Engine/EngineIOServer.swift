@@ -1,0 +1,285 @@
+import Duplex
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// An Engine.IO v4 server: sessions over HTTP long-polling and WebSockets, upgrades,
+/// heartbeat, the reference server's error answers.
+///
+/// Run it by itself with ``listen(port:host:)``, or mount it next to other handlers of a
+/// ``WebSocketServer`` with ``mount(into:)`` plus ``accept(_:)`` in the server's
+/// connection handler.
+public final class EngineIOServer: Sendable {
+    public let options: EngineIOOptions
+    let onConnection: @Sendable (EngineIOSocket) -> Void
+    private let sessions = Mutex<[String: EngineIOSocket]>([:])
+    private let closing = Atomic<Bool>(false)
+    private let standalone = Mutex<WebSocketServer?>(nil)
+
+    /// `onConnection` runs on the session's event loop for each new session, before any
+    /// of its messages is delivered.
+    public init(options: EngineIOOptions = EngineIOOptions(), onConnection: @escaping @Sendable (EngineIOSocket) -> Void) {
+        self.options = options
+        self.onConnection = onConnection
+    }
+
+    /// The open sessions (a snapshot).
+    public var clients: [EngineIOSocket] { sessions.withLock { Array($0.values) } }
+
+    public var clientsCount: Int { sessions.withLock { $0.count } }
+
+    func session(_ id: String) -> EngineIOSocket? {
+        sessions.withLock { $0[id] }
+    }
+
+    func remove(_ session: EngineIOSocket) {
+        _ = sessions.withLock { $0.removeValue(forKey: session.id) }
+    }
+
+    /// Sessions the client closed over polling with no poll pending, for a moment: a poll
+    /// it sent along with the CLOSE is released with NOOP instead of refused.
+    private let clientClosed = Mutex<[String: NIODeadline]>([:])
+
+    func rememberClientClose(_ id: String) {
+        let now = NIODeadline.now()
+        clientClosed.withLock { closed in
+            closed = closed.filter { $0.value > now }
+            closed[id] = now + .milliseconds(200)
+        }
+    }
+
+    private func takeClientClose(_ id: String) -> Bool {
+        clientClosed.withLock { closed in
+            guard let deadline = closed.removeValue(forKey: id) else { return false }
+            return deadline > .now()
+        }
+    }
+
+    private func register(_ session: EngineIOSocket) {
+        sessions.withLock { $0[session.id] = session }
+    }
+
+    private func handshakeData(upgrades: [String], sid: String) -> EngineIOHandshake {
+        EngineIOHandshake(sid: sid, upgrades: upgrades, pingInterval: options.pingIntervalMilliseconds,
+                          pingTimeout: options.pingTimeoutMilliseconds, maxPayload: options.maxHttpBufferSize)
+    }
+
+    // MARK: - Mounting
+
+    /// Adds this server to a WebSocket server's configuration: requests on
+    /// `options.path` are answered here, every other request goes to the handlers that
+    /// were configured before (plain HTTP: the previous `httpHandler`, or 404; upgrades:
+    /// the previous `shouldUpgrade`, or accepted). Call ``accept(_:)`` from the server's
+    /// connection handler. Also raises `maxRequestBodySize` to `maxHttpBufferSize` and turns
+    /// on `options.compression` when the configuration has none.
+    public func mount(into configuration: inout WebSocketServer.Configuration) {
+        let previousHTTP = configuration.httpHandler
+        let previousUpgrade = configuration.shouldUpgrade
+        configuration.httpHandler = { [self] request in
+            if options.matches(path: request.path) {
+                return handle(request)
+            }
+            if let previousHTTP { return previousHTTP(request) }
+            return request.eventLoop.makeSucceededFuture(HTTPResponse(status: .notFound, body: "not found\n"))
+        }
+        configuration.shouldUpgrade = { [self] head, address in
+            let (path, _) = URIComponents.split(head.uri)
+            if options.matches(path: path) {
+                return shouldUpgrade(head, remoteAddress: address)
+            }
+            return previousUpgrade?(head, address) ?? .accept()
+        }
+        configuration.maxRequestBodySize = max(configuration.maxRequestBodySize, options.maxHttpBufferSize)
+        if configuration.webSocket.compression == nil, let compression = options.compression {
+            configuration.webSocket.compression = compression
+        }
+    }
+
+    /// Takes a new WebSocket if it is on this server's path (returns false otherwise, for
+    /// the caller to handle it).
+    public func accept(_ connection: WebSocketConnection) -> Bool {
+        guard options.matches(path: connection.path) else { return false }
+        let route = EngineIORoute.route(method: .GET, query: connection.query, isWebSocket: true, options: options)
+        switch route {
+        case .handshake:
+            guard !closing.load(ordering: .relaxed) else {
+                connection.close(code: .goingAway)
+                return true
+            }
+            let info = EngineIORequestInfo(method: .GET, uri: connection.request.uri, path: connection.path,
+                                           query: connection.query, headers: connection.headers,
+                                           remoteAddress: connection.remoteAddress, transport: .websocket)
+            let session = EngineIOSocket(id: RandomID.make(), request: info, transport: .websocket,
+                                         eventLoop: connection.eventLoop, server: self)
+            register(session)
+            session.run { session in
+                session.attachInitialWebSocket(connection)
+                session.open(handshake: self.handshakeData(upgrades: [], sid: session.id))
+            }
+        case .session(let sid, .websocket):
+            guard let session = session(sid) else {
+                connection.close()
+                return true
+            }
+            // Read the WebSocket from now on (its handlers must be set before this
+            // returns); its packets reach the session after the attach, in order.
+            let link = EngineIOWebSocketLink(connection: connection, session: session, role: .upgrade)
+            link.install()
+            session.run { $0.attachUpgrade(connection, link: link) }
+        default:
+            connection.close()
+        }
+        return true
+    }
+
+    /// The upgrade decision for a WebSocket handshake on this server's path.
+    public func shouldUpgrade(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> UpgradeDecision {
+        let (path, query) = URIComponents.split(head.uri)
+        let info = EngineIORequestInfo(method: head.method, uri: head.uri, path: path, query: query,
+                                       headers: head.headers, remoteAddress: remoteAddress, transport: .websocket)
+        let route = EngineIORoute.route(method: head.method, query: query, isWebSocket: true, options: options,
+                                        allow: options.allowRequest.map { hook in { hook(info) } })
+        switch route {
+        case .handshake(.websocket):
+            return .accept()
+        case .session(let sid, .websocket):
+            // A second WebSocket for an upgraded session is accepted, then closed (the
+            // reference server does so; clients expect no HTTP error there).
+            guard session(sid) != nil else {
+                return .reject(HandshakeError(status: .badRequest, reason: EngineIOErrorCode.unknownSessionID.message))
+            }
+            return .accept()
+        case .error(let error):
+            return .reject(HandshakeError(status: .badRequest, reason: error.message))
+        default:
+            return .reject(HandshakeError(status: .badRequest, reason: EngineIOErrorCode.badRequest.message))
+        }
+    }
+
+    // MARK: - HTTP
+
+    static func errorResponse(_ error: EngineIORequestError, headers: HTTPHeaders) -> HTTPResponse {
+        var headers = headers
+        headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        return HTTPResponse(status: error.code.status, headers: headers, body: ByteBuffer(string: error.json))
+    }
+
+    /// Answers a plain HTTP request on this server's path (polling, preflight, errors).
+    public func handle(_ request: HTTPRequest) -> EventLoopFuture<HTTPResponse> {
+        let loop = request.eventLoop
+        let cors = options.cors.map {
+            EngineIOCORS.headers(for: request.headers, options: $0, preflight: request.method == .OPTIONS)
+        } ?? HTTPHeaders()
+        let info = EngineIORequestInfo(method: request.method, uri: request.uri, path: request.path, query: request.query,
+                                       headers: request.headers, remoteAddress: request.remoteAddress, transport: .polling)
+        let route = EngineIORoute.route(method: request.method, query: request.query, isWebSocket: false, options: options,
+                                        allow: options.allowRequest.map { hook in { hook(info) } })
+        switch route {
+        case .preflight:
+            return loop.makeSucceededFuture(HTTPResponse(status: .noContent, headers: cors))
+        case .error(let error):
+            return loop.makeSucceededFuture(Self.errorResponse(error, headers: cors))
+        case .handshake:
+            guard !closing.load(ordering: .relaxed) else {
+                return loop.makeSucceededFuture(Self.errorResponse(EngineIORequestError(.badRequest), headers: cors))
+            }
+            let upgrades = options.allowUpgrades && options.transports.contains(.websocket) ? ["websocket"] : []
+            let session = EngineIOSocket(id: RandomID.make(), request: info, transport: .polling, eventLoop: loop, server: self)
+            register(session)
+            let promise = loop.makePromise(of: HTTPResponse.self)
+            session.run { session in
+                session.open(handshake: self.handshakeData(upgrades: upgrades, sid: session.id))
+                session.handlePoll(promise: promise, headers: cors, connectionClosed: request.connectionClosed)
+            }
+            return promise.futureResult
+        case .session(let sid, let transport):
+            guard let session = session(sid) else {
+                if transport == .polling, request.method == .GET, takeClientClose(sid) {
+                    return loop.makeSucceededFuture(EngineIOSocket.pollResponse([.noop], headers: cors))
+                }
+                return loop.makeSucceededFuture(Self.errorResponse(EngineIORequestError(.unknownSessionID), headers: cors))
+            }
+            guard transport == .polling else {
+                return loop.makeSucceededFuture(Self.errorResponse(EngineIORequestError(.badRequest), headers: cors))
+            }
+            let promise = loop.makePromise(of: HTTPResponse.self)
+            switch request.method {
+            case .GET:
+                session.run { $0.handlePoll(promise: promise, headers: cors, connectionClosed: request.connectionClosed) }
+            case .POST:
+                // Decoded here, on the request's loop; applied on the session's.
+                let limit = options.maxHttpBufferSize
+                let decoded = Result { () throws(EngineIOParserError) -> [EngineIOPacket] in
+                    try EngineIOPayload.decode(request.body, maxBytes: limit)
+                }
+                session.run { promise.succeed($0.handlePost(decoded, headers: cors)) }
+            default:
+                promise.succeed(Self.errorResponse(EngineIORequestError(.badRequest), headers: cors))
+            }
+            return promise.futureResult
+        }
+    }
+
+    // MARK: - Standalone
+
+    /// Listens by itself (a ``WebSocketServer`` with this server mounted). Returns the port.
+    @discardableResult
+    public func listen(port: Int, host: String = "127.0.0.1") async throws -> Int {
+        var configuration = WebSocketServer.Configuration()
+        configuration.webSocket.pingInterval = nil  // Engine.IO has its own heartbeat
+        configuration.webSocket.maxMessageSize = max(options.maxHttpBufferSize, 1024)
+        mount(into: &configuration)
+        let server = WebSocketServer(configuration: configuration) { [self] connection in
+            if !accept(connection) { connection.close(code: .policyViolation, reason: "not an Engine.IO path") }
+        }
+        standalone.withLock { $0 = server }
+        return try await server.listen(port: port, host: host)
+    }
+
+    /// Closes every session (reason `forced close`), and the listener when listening by
+    /// itself.
+    public func close() async {
+        closing.store(true, ordering: .relaxed)
+        for session in clients { session.close() }
+        if let server = standalone.withLock({ $0 }) { await server.close() }
+    }
+}
+
+/// Splits a request URI into its path and percent-decoded query parameters.
+enum URIComponents {
+    static func split(_ uri: String) -> (path: String, query: [String: String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            query[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return (String(uri[..<mark]), query)
+    }
+
+    private static func decode(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                      let h = hex(high), let l = hex(low) {
+                bytes.append(h << 4 | l)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import NIOCore
+
+/// The Socket.IO side of one Engine.IO session: decodes packets, routes them to the
+/// namespace sockets, connects and disconnects namespaces. Confined to the session's loop.
+final class SocketIOClient: @unchecked Sendable {
+    let engine: EngineIOSocket
+    let server: SocketIOServer
+    private var decoder = SocketIOPacketDecoder()
+    private var sockets: [String: SocketIOSocket] = [:]
+    private var connecting: Set<String> = []
+    private var connectTimer: Scheduled<Void>?
+    private var isClosed = false
+
+    init(engine: EngineIOSocket, server: SocketIOServer) {
+        self.engine = engine
+        self.server = server
+    }
+
+    /// Starts reading the session (on its loop, from the engine's connection handler).
+    func start() {
+        engine.onMessage { [self] message in received(message) }
+        engine.onClose { [self] reason in engineClosed(reason: reason) }
+        connectTimer = engine.schedule(in: server.options.connectTimeout) { [self] _ in
+            connectTimer = nil
+            if sockets.isEmpty && connecting.isEmpty { engine.closeSession(reason: "forced close") }
+        }
+    }
+
+    private func received(_ message: EngineIOMessage) {
+        do {
+            let packet: SocketIOPacket?
+            switch message {
+            case .text(let text): packet = try decoder.decode(text: text)
+            case .binary(let data): packet = try decoder.decode(attachment: data)
+            }
+            if let packet { route(packet) }
+        } catch {
+            engine.closeSession(reason: "parse error")
+        }
+    }
+
+    private func route(_ packet: SocketIOPacket) {
+        let socket = sockets[packet.namespace]
+        switch (packet.type, socket) {
+        case (.connect, nil) where !connecting.contains(packet.namespace):
+            connect(packet.namespace, auth: packet.connectPayload ?? JSONObject())
+        case (.connect, _), (.connectError, _), (_, nil):
+            // A second CONNECT, a CONNECT_ERROR from a client, or a packet for a namespace
+            // it has not joined: the reference server closes the connection.
+            engine.closeSession(reason: "forced close")
+        case (_, let socket?):
+            socket.handle(packet)
+        }
+    }
+
+    private func connect(_ name: String, auth: JSONObject) {
+        connectTimer?.cancel()
+        connectTimer = nil
+        guard let namespace = server.namespace(for: name, auth: auth) else {
+            write(SocketIOPacket.connectError(namespace: name, message: "Invalid namespace").encode(), volatile: false)
+            return
+        }
+        let socket = SocketIOSocket(id: RandomID.make(), namespace: namespace, client: self, auth: auth)
+        connecting.insert(name)
+        namespace.runMiddlewares(socket) { [self] error in
+            connecting.remove(name)
+            guard !isClosed else { return }
+            if let error {
+                write(SocketIOPacket.connectError(namespace: name, message: error.message, data: error.data).encode(), volatile: false)
+                return
+            }
+            sockets[name] = socket
+            socket.connected()
+            // The CONNECT answer goes out on its own, before anything the connection
+            // handlers send (clients read it as a separate message): the handlers run
+            // once it is written, and packets that arrive meanwhile wait for them.
+            engine.afterWrite { _ in
+                // Gone already (the transport closed): the application never sees it.
+                guard socket.isConnected else { return }
+                namespace.connectionHandlers.forEach { $0(socket) }
+                socket.ready()
+            }
+        }
+    }
+
+    func write(_ encoded: SocketIOEncodedPacket, volatile: Bool) {
+        if volatile && !engine.isWritable { return }
+        engine.sendPackets(encoded.engineIOPackets)
+    }
+
+    func remove(_ socket: SocketIOSocket) {
+        if sockets[socket.namespace.name] === socket {
+            sockets[socket.namespace.name] = nil
+        }
+    }
+
+    /// `disconnect(close: true)`: every namespace gets DISCONNECT, then the connection closes.
+    func disconnectAll() {
+        for socket in Array(sockets.values) {
+            socket.write(.disconnect(namespace: socket.namespace.name))
+            socket.closed(reason: "server namespace disconnect")
+        }
+        engine.closeSession(reason: "forced server close")
+    }
+
+    /// Disconnects every socket with `reason` (server shutdown), then closes.
+    func shutdown(reason: String) {
+        for socket in Array(sockets.values) { socket.closed(reason: reason) }
+        engine.closeSession(reason: reason)
+    }
+
+    private func engineClosed(reason: String) {
+        isClosed = true
+        connectTimer?.cancel()
+        connectTimer = nil
+        decoder.reset()
+        for socket in Array(sockets.values) { socket.closed(reason: reason) }
+        sockets = [:]
+    }
+}

@@ -1,0 +1,412 @@
+import Duplex
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// What the client sent when it connected to a namespace.
+public struct SocketIOHandshake: Sendable {
+    public let headers: HTTPHeaders
+    public let query: [String: String]
+    /// The client's IP address (`""` when unknown).
+    public let address: String
+    public let remoteAddress: SocketAddress?
+    /// The CONNECT packet's payload, `{}` when it had none.
+    public let auth: JSONObject
+    /// The URI of the Engine.IO handshake request.
+    public let url: String
+
+    public init(headers: HTTPHeaders, query: [String: String], remoteAddress: SocketAddress?, auth: JSONObject, url: String) {
+        self.headers = headers
+        self.query = query
+        self.remoteAddress = remoteAddress
+        self.address = remoteAddress?.ipAddress ?? ""
+        self.auth = auth
+        self.url = url
+    }
+}
+
+/// Why an acknowledgement did not come.
+public enum SocketIOAckError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No answer within the timeout (the reference's "operation has timed out"); for a
+    /// broadcast, with the answers that came.
+    case timeout(responses: [[JSONValue]])
+    /// The socket disconnected first.
+    case disconnected
+
+    public var description: String {
+        switch self {
+        case .timeout: "operation has timed out"
+        case .disconnected: "socket has been disconnected"
+        }
+    }
+}
+
+/// The acknowledgement callback of an event: call it once with the answer.
+public struct SocketIOAck: Sendable {
+    private let sendOnce: @Sendable ([JSONValue]) -> Void
+
+    init(_ send: @escaping @Sendable ([JSONValue]) -> Void) {
+        let sent = Atomic<Bool>(false)
+        let box = UnsafeSendableBox(sent)
+        sendOnce = { arguments in
+            guard !box.value.exchange(true, ordering: .relaxed) else { return }
+            send(arguments)
+        }
+    }
+
+    /// Answers with these arguments (only the first answer is sent).
+    public func callAsFunction(_ arguments: JSONValue...) {
+        sendOnce(arguments)
+    }
+
+    /// Answers with these arguments (only the first answer is sent).
+    public func reply(_ arguments: [JSONValue]) {
+        sendOnce(arguments)
+    }
+
+    /// Answers with one `Encodable` value.
+    public func reply(encoding value: some Encodable) throws {
+        sendOnce([try JSONValue(encoding: value)])
+    }
+}
+
+/// `Atomic` is not copyable: a class keeps one shared by the closures.
+final class UnsafeSendableBox<Value: ~Copyable>: Sendable where Value: Sendable {
+    let value: Value
+    init(_ value: consuming Value) { self.value = value }
+}
+
+/// An event from a client.
+public struct SocketIOEvent: Sendable {
+    public let name: String
+    /// The arguments after the name (binary ones as `.binary`).
+    public let arguments: [JSONValue]
+    /// Present when the client asked for an acknowledgement.
+    public let ack: SocketIOAck?
+    public let socket: SocketIOSocket
+
+    /// The argument at `index` decoded into a `Decodable` type.
+    public func decode<T: Decodable>(_ type: T.Type = T.self, at index: Int = 0) throws -> T {
+        guard arguments.indices.contains(index) else {
+            throw DecodingError.valueNotFound(T.self, .init(codingPath: [], debugDescription: "event \"\(name)\" has no argument \(index)"))
+        }
+        return try arguments[index].decode(as: T.self)
+    }
+}
+
+/// A client connected to one namespace (the reference server's `Socket`).
+///
+/// It lives on its connection's event loop: handlers run there, one event at a time. Its
+/// methods may be called from anywhere.
+public final class SocketIOSocket: @unchecked Sendable {
+    public let id: String
+    public let namespace: SocketIONamespace
+    public let handshake: SocketIOHandshake
+    let client: SocketIOClient
+    private let dataBox = Mutex<JSONValue>(.null)
+    private let connectedFlag = Atomic<Bool>(false)
+
+    // MARK: Event-loop confined
+    private var handlers: [String: [(SocketIOEvent) -> Void]] = [:]
+    private var anyHandlers: [(SocketIOEvent) -> Void] = []
+    private var disconnectingHandlers: [(String) -> Void] = []
+    private var disconnectHandlers: [(String) -> Void] = []
+    /// False until the connection handlers have run; packets wait in `early` until then.
+    private var isReady = false
+    /// Why it disconnected, once it has.
+    private(set) var disconnectReason: String?
+    private var early: [SocketIOPacket] = []
+    private var acks: [Int: (callback: @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void, timer: Scheduled<Void>?)] = [:]
+
+    init(id: String, namespace: SocketIONamespace, client: SocketIOClient, auth: JSONObject) {
+        self.id = id
+        self.namespace = namespace
+        self.client = client
+        let request = client.engine.request
+        self.handshake = SocketIOHandshake(headers: request.headers, query: request.query,
+                                           remoteAddress: request.remoteAddress, auth: auth, url: request.uri)
+    }
+
+    /// The event loop the socket's events run on now.
+    public var eventLoop: EventLoop { client.engine.eventLoop }
+
+    public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
+
+    /// Free storage for the application (shared with `fetchSockets`).
+    public var data: JSONValue {
+        get { dataBox.withLock { $0 } }
+        set { dataBox.withLock { $0 = newValue } }
+    }
+
+    /// The rooms the socket is in (its own id among them).
+    public var rooms: Set<String> { namespace.adapter.socketRooms(id) ?? [] }
+
+    /// The transport of the underlying connection now (`polling` or `websocket`).
+    public var transport: EngineIOTransport {
+        client.engine.isOnLoop ? client.engine.currentTransport : .polling
+    }
+
+    var remote: SocketIORemoteSocket {
+        SocketIORemoteSocket(id: id, namespace: namespace, handshake: handshake, rooms: rooms, data: data)
+    }
+
+    private func run(_ body: @escaping @Sendable (SocketIOSocket) -> Void) {
+        client.engine.run { _ in body(self) }
+    }
+
+    // MARK: - Handlers
+
+    /// Handles the event `name` (on the socket's event loop).
+    public func on(_ name: String, _ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
+        run { $0.handlers[name, default: []].append(handler) }
+    }
+
+    /// Handles the event `name`, its first argument decoded as `T`. An argument that does
+    /// not decode is answered, when an ack was asked for, with `{"error": …}`.
+    public func on<T: Decodable & Sendable>(_ name: String, as type: T.Type, _ handler: @escaping @Sendable (T, SocketIOEvent) -> Void) {
+        on(name) { event in
+            do {
+                handler(try event.decode(T.self), event)
+            } catch {
+                event.ack?.reply([["error": .string("invalid payload: \(error)")]])
+            }
+        }
+    }
+
+    /// Handles the event `name` with an async function whose result is the acknowledgement
+    /// (sent when the client asked for one). A thrown error is answered as
+    /// `{"error": "<description>"}`. Runs in a Task: for work that awaits.
+    public func onRequest(_ name: String, _ handler: @escaping @Sendable (SocketIOEvent) async throws -> [JSONValue]) {
+        on(name) { event in
+            Task {
+                do {
+                    let reply = try await handler(event)
+                    event.ack?.reply(reply)
+                } catch {
+                    event.ack?.reply([["error": .string("\(error)")]])
+                }
+            }
+        }
+    }
+
+    /// Sees every event before its handlers.
+    public func onAny(_ handler: @escaping @Sendable (SocketIOEvent) -> Void) {
+        run { $0.anyHandlers.append(handler) }
+    }
+
+    /// The socket is about to leave its rooms (they are still readable).
+    public func onDisconnecting(_ handler: @escaping @Sendable (String) -> Void) {
+        run { $0.disconnectingHandlers.append(handler) }
+    }
+
+    /// The socket disconnected, with the reason (`client namespace disconnect`, `server
+    /// namespace disconnect`, `transport close`, `transport error`, `ping timeout`,
+    /// `parse error`, `forced close`, `server shutting down`).
+    public func onDisconnect(_ handler: @escaping @Sendable (String) -> Void) {
+        run { socket in
+            if socket.isConnected {
+                socket.disconnectHandlers.append(handler)
+            } else if let reason = socket.disconnectReason {
+                handler(reason)
+            }
+        }
+    }
+
+    // MARK: - Emitting
+
+    public func emit(_ name: String, _ arguments: JSONValue...) {
+        emit(name, arguments: arguments)
+    }
+
+    public func emit(_ name: String, arguments: [JSONValue]) {
+        let packet = SocketIOPacket.event(name, arguments, namespace: namespace.name)
+        run { $0.write(packet) }
+    }
+
+    /// Emits one `Encodable` value as the argument.
+    public func emit(_ name: String, encoding value: some Encodable) throws {
+        emit(name, arguments: [try JSONValue(encoding: value)])
+    }
+
+    /// Emits and waits for the client's acknowledgement; `ack` runs on the socket's loop.
+    public func emit(_ name: String, arguments: [JSONValue], timeout: TimeAmount?,
+                     ack: @escaping @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void) {
+        let id = namespace.nextAckID()
+        let packet = SocketIOPacket.event(name, arguments, namespace: namespace.name, ackID: id)
+        run { socket in
+            guard socket.isConnected else {
+                ack(.failure(.disconnected))
+                return
+            }
+            var timer: Scheduled<Void>?
+            if let timeout {
+                timer = socket.client.engine.schedule(in: timeout) { _ in
+                    if let entry = socket.acks.removeValue(forKey: id) {
+                        entry.callback(.failure(.timeout(responses: [])))
+                    }
+                }
+            }
+            socket.acks[id] = (ack, timer)
+            socket.write(packet)
+        }
+    }
+
+    /// Emits and returns the client's acknowledgement.
+    public func emitWithAck(_ name: String, _ arguments: JSONValue..., timeout: TimeAmount? = nil) async throws -> [JSONValue] {
+        try await emitWithAck(name, arguments: arguments, timeout: timeout)
+    }
+
+    public func emitWithAck(_ name: String, arguments: [JSONValue], timeout: TimeAmount? = nil) async throws -> [JSONValue] {
+        try await withCheckedThrowingContinuation { continuation in
+            emit(name, arguments: arguments, timeout: timeout) { result in
+                continuation.resume(with: result.mapError { $0 as Error })
+            }
+        }
+    }
+
+    /// Emits and decodes the acknowledgement's first argument as `T`.
+    public func emitWithAck<T: Decodable>(_ name: String, arguments: [JSONValue], timeout: TimeAmount? = nil, as type: T.Type) async throws -> T {
+        let reply = try await emitWithAck(name, arguments: arguments, timeout: timeout)
+        guard let first = reply.first else {
+            throw DecodingError.valueNotFound(T.self, .init(codingPath: [], debugDescription: "empty acknowledgement"))
+        }
+        return try first.decode(as: T.self)
+    }
+
+    // MARK: - Rooms and broadcasts
+
+    public func join(_ rooms: String...) {
+        join(Set(rooms))
+    }
+
+    public func join(_ rooms: Set<String>) {
+        namespace.adapter.addAll(id, rooms: rooms)
+    }
+
+    public func leave(_ room: String) {
+        namespace.adapter.del(id, room: room)
+    }
+
+    /// Everyone in these rooms but this socket.
+    public func to(_ rooms: String...) -> SocketIOBroadcastOperator {
+        SocketIOBroadcastOperator(namespace: namespace, rooms: Set(rooms), except: [id])
+    }
+
+    public func `in`(_ rooms: String...) -> SocketIOBroadcastOperator {
+        SocketIOBroadcastOperator(namespace: namespace, rooms: Set(rooms), except: [id])
+    }
+
+    /// Everyone in the namespace but this socket and these rooms.
+    public func except(_ rooms: String...) -> SocketIOBroadcastOperator {
+        SocketIOBroadcastOperator(namespace: namespace, except: Set(rooms).union([id]))
+    }
+
+    /// Everyone in the namespace but this socket.
+    public var broadcast: SocketIOBroadcastOperator {
+        SocketIOBroadcastOperator(namespace: namespace, except: [id])
+    }
+
+    /// Disconnects from this namespace (the client gets DISCONNECT; reason `server
+    /// namespace disconnect`); with `close`, from every namespace and the connection closes.
+    public func disconnect(close: Bool = false) {
+        run { socket in
+            guard socket.isConnected else { return }
+            if close {
+                socket.client.disconnectAll()
+            } else {
+                socket.write(.disconnect(namespace: socket.namespace.name))
+                socket.closed(reason: "server namespace disconnect")
+            }
+        }
+    }
+
+    // MARK: - Internals (on the loop)
+
+    func write(_ packet: SocketIOPacket, volatile: Bool = false) {
+        guard isConnected || packet.type == .connectError else { return }
+        client.write(packet.encode(), volatile: volatile)
+    }
+
+    func connected() {
+        connectedFlag.store(true, ordering: .relaxed)
+        namespace.adapter.addAll(id, rooms: [id])
+        namespace.localSockets.add(self)
+        write(.connect(namespace: namespace.name, payload: ["sid": .string(id)]))
+    }
+
+    /// Called by a broadcast on this loop: registers the shared ack id; false when the
+    /// packet must not go to this socket.
+    func prepareDelivery(volatile: Bool, ack: (id: Int, callback: @Sendable ([JSONValue]) -> Void)?) -> Bool {
+        guard isConnected else { return false }
+        if let ack {
+            acks[ack.id] = ({ result in if case .success(let args) = result { ack.callback(args) } }, nil)
+        }
+        return !volatile || client.engine.isWritable
+    }
+
+    func deliverOnLoop(packets: [EngineIOPacket], volatile: Bool, ack: (id: Int, callback: @Sendable ([JSONValue]) -> Void)?) {
+        guard prepareDelivery(volatile: volatile, ack: ack) else { return }
+        client.engine.sendPackets(packets)
+    }
+
+    /// The connection handlers have run: deliver what arrived before.
+    func ready() {
+        isReady = true
+        let pending = early
+        early = []
+        for packet in pending where isConnected { handle(packet) }
+    }
+
+    func handle(_ packet: SocketIOPacket) {
+        guard isReady else {
+            early.append(packet)
+            return
+        }
+        switch packet.type {
+        case .event, .binaryEvent:
+            guard let name = packet.eventName else { return }
+            var ack: SocketIOAck?
+            if let ackID = packet.ackID {
+                let namespaceName = namespace.name
+                ack = SocketIOAck { [self] arguments in
+                    let reply = SocketIOPacket.ack(arguments, namespace: namespaceName, ackID: ackID)
+                    run { $0.write(reply) }
+                }
+            }
+            let event = SocketIOEvent(name: name, arguments: packet.arguments ?? [], ack: ack, socket: self)
+            for handler in anyHandlers { handler(event) }
+            for handler in handlers[name] ?? [] { handler(event) }
+        case .ack, .binaryAck:
+            guard let ackID = packet.ackID, let entry = acks.removeValue(forKey: ackID) else { return }
+            entry.timer?.cancel()
+            entry.callback(.success(packet.arguments ?? []))
+        case .disconnect:
+            closed(reason: "client namespace disconnect")
+        case .connect, .connectError:
+            break
+        }
+    }
+
+    /// The socket leaves its namespace (once).
+    func closed(reason: String) {
+        guard isConnected else { return }
+        disconnectReason = reason
+        for handler in disconnectingHandlers { handler(reason) }
+        connectedFlag.store(false, ordering: .relaxed)
+        namespace.adapter.delAll(id)
+        namespace.localSockets.remove(id: id)
+        client.remove(self)
+        let pending = acks
+        acks = [:]
+        for (_, entry) in pending {
+            entry.timer?.cancel()
+            entry.callback(.failure(.disconnected))
+        }
+        let handlers = disconnectHandlers
+        disconnectHandlers = []
+        self.handlers = [:]
+        anyHandlers = []
+        disconnectingHandlers = []
+        for handler in handlers { handler(reason) }
+    }
+}

@@ -1,0 +1,134 @@
+import NIOCore
+import SocketIO
+
+/// The server side of the python-socketio interop tests (Tests/socketio).
+///
+/// Main namespace `/`:
+/// - middleware: auth `{"token":"reject"}` is refused with message `unauthorized` and
+///   data `{"reason":"bad token"}`;
+/// - on connection: `welcome` `{"id","namespace","auth","transport"}`;
+/// - `echo` → `echo` with the same arguments; `ack-echo` → acknowledged with them;
+/// - `ask-client` `{"event","args","timeout"}` → the server emits `event` with an ack
+///   request and reports with `asked` `{"ok":true,"reply":[…]}` or `{"ok":false,"error":…}`;
+/// - `join` / `leave` a room (acked with the rooms), `rooms` (acked), `to-room`
+///   `{"room","event","args"}` → `io.to(room)`, `broadcast` `{"event","args"}` →
+///   `socket.broadcast`, `except-room` `{"room","event","args"}` → `io.except(room)`;
+/// - `fetch-sockets` room → acked with the sorted ids; `sockets-join` `{"room","target"}`,
+///   `sockets-leave`, `disconnect-room` room;
+/// - `ack-all` `{"room","event","timeout"}` → a broadcast with acks, acked with the
+///   answers or `{"error":"timeout","responses":[…]}`;
+/// - `disconnect-me` → `socket.disconnect()`; `transport` → acked with the transport;
+/// - `observe` → joins `observers`, who get `disconnected` `{"id","namespace","reason"}`
+///   for every socket that leaves any namespace.
+/// Namespace `/custom` and dynamic namespaces `/dyn-<digits>`: `welcome` and `echo`.
+enum InteropHandlers {
+    static func install(on io: SocketIOServer) {
+        io.use { socket in
+            if socket.handshake.auth["token"] == "reject" {
+                throw SocketIOMiddlewareError("unauthorized", data: ["reason": "bad token"])
+            }
+        }
+        io.onConnection { socket in
+            common(socket, io: io)
+            socket.on("ack-echo") { event in event.ack?.reply(event.arguments) }
+            socket.on("ask-client") { event in
+                guard let request = event.arguments.first, let name = request["event"]?.stringValue else { return }
+                let timeout = TimeAmount.milliseconds(Int64(request["timeout"]?.intValue ?? 1000))
+                socket.emit(name, arguments: request["args"]?.arrayValue ?? [], timeout: timeout) { result in
+                    switch result {
+                    case .success(let reply): socket.emit("asked", ["ok": true, "reply": .array(reply)])
+                    case .failure(let error): socket.emit("asked", ["ok": false, "error": .string("\(error)")])
+                    }
+                }
+            }
+            socket.on("join") { event in
+                for room in event.arguments.compactMap(\.stringValue) { socket.join(room) }
+                event.ack?.reply([sortedRooms(socket)])
+            }
+            socket.on("leave") { event in
+                for room in event.arguments.compactMap(\.stringValue) { socket.leave(room) }
+                event.ack?.reply([sortedRooms(socket)])
+            }
+            socket.on("rooms") { event in event.ack?.reply([sortedRooms(socket)]) }
+            socket.on("to-room") { event in
+                guard let request = event.arguments.first, let room = request["room"]?.stringValue,
+                      let name = request["event"]?.stringValue else { return }
+                io.to(room).emit(name, arguments: request["args"]?.arrayValue ?? [])
+            }
+            socket.on("except-room") { event in
+                guard let request = event.arguments.first, let room = request["room"]?.stringValue,
+                      let name = request["event"]?.stringValue else { return }
+                io.except(room).emit(name, arguments: request["args"]?.arrayValue ?? [])
+            }
+            socket.on("broadcast") { event in
+                guard let request = event.arguments.first, let name = request["event"]?.stringValue else { return }
+                socket.broadcast.emit(name, arguments: request["args"]?.arrayValue ?? [])
+            }
+            socket.onRequest("fetch-sockets") { event in
+                let found: [SocketIORemoteSocket]
+                if let room = event.arguments.first?.stringValue {
+                    found = await io.in(room).fetchSockets()
+                } else {
+                    found = await io.fetchSockets()
+                }
+                return [.array(found.map(\.id).sorted().map { .string($0) })]
+            }
+            socket.on("sockets-join") { event in
+                guard let request = event.arguments.first, let room = request["room"]?.stringValue,
+                      let target = request["target"]?.stringValue else { return }
+                io.in(room).socketsJoin(target)
+                event.ack?.reply([true])
+            }
+            socket.on("sockets-leave") { event in
+                guard let request = event.arguments.first, let room = request["room"]?.stringValue,
+                      let target = request["target"]?.stringValue else { return }
+                io.in(room).socketsLeave(target)
+                event.ack?.reply([true])
+            }
+            socket.on("disconnect-room") { event in
+                guard let room = event.arguments.first?.stringValue else { return }
+                io.in(room).disconnectSockets()
+            }
+            socket.onRequest("ack-all") { event in
+                guard let request = event.arguments.first, let room = request["room"]?.stringValue,
+                      let name = request["event"]?.stringValue else { return [] }
+                let timeout = TimeAmount.milliseconds(Int64(request["timeout"]?.intValue ?? 1000))
+                do {
+                    let responses = try await io.to(room).timeout(timeout).emitWithAck(name)
+                    return [.array(responses.map { .array($0) })]
+                } catch SocketIOAckError.timeout(let responses) {
+                    return [["error": "timeout", "responses": .array(responses.map { .array($0) })]]
+                }
+            }
+            socket.on("disconnect-me") { _ in socket.disconnect() }
+            socket.on("observe") { event in
+                socket.join("observers")
+                event.ack?.reply([true])
+            }
+        }
+        io.of("/custom").onConnection { socket in common(socket, io: io) }
+        if let dynamic = try? io.of(regex: "^/dyn-[0-9]+$") {
+            dynamic.onConnection { socket in common(socket, io: io) }
+        }
+    }
+
+    private static func common(_ socket: SocketIOSocket, io: SocketIOServer) {
+        socket.emit("welcome", [
+            "id": .string(socket.id),
+            "namespace": .string(socket.namespace.name),
+            "auth": .object(socket.handshake.auth),
+            "transport": .string(socket.transport.rawValue),
+        ])
+        socket.on("echo") { event in socket.emit("echo", arguments: event.arguments) }
+        socket.on("transport") { event in event.ack?.reply([.string(socket.transport.rawValue)]) }
+        socket.onDisconnect { reason in
+            io.to("observers").emit("disconnected", [
+                "id": .string(socket.id), "namespace": .string(socket.namespace.name), "reason": .string(reason),
+            ])
+        }
+    }
+
+    private static func sortedRooms(_ socket: SocketIOSocket) -> JSONValue {
+        .array(socket.rooms.sorted().map { .string($0) })
+    }
+}
