@@ -17,11 +17,14 @@ final class Inbox: Sendable {
 final class ChatHubTests: XCTestCase {
     let loop = MultiThreadedEventLoopGroup.singleton.next()
 
+    /// The store completes on another event loop than the hub, as in production.
+    let storeLoop = MultiThreadedEventLoopGroup.singleton.next()
+
     func makeHub(_ configure: (inout ChatHub.Settings) -> Void = { _ in }) -> ChatHub {
         var settings = ChatHub.Settings()
         settings.presenceDelay = .zero
         configure(&settings)
-        return ChatHub(store: MemoryHistoryStore(eventLoop: loop), eventLoop: loop, settings: settings)
+        return ChatHub(store: MemoryHistoryStore(eventLoop: storeLoop), eventLoop: loop, settings: settings)
     }
 
     func testDefaultNamesAreNumberedWithoutReuse() async throws {
@@ -168,6 +171,26 @@ final class ChatHubTests: XCTestCase {
         XCTAssertEqual(presence.first?.count, 5)
         XCTAssertNil(presence.first?.online, "above the list limit only the count is sent")
         XCTAssertEqual(first.of(.enter).count, 5, "every enter is still announced")
+    }
+
+    func testConcurrentJoinsAndMessagesFromManyThreads() async throws {
+        let hub = makeHub()
+        let watcher = Inbox()
+        hub.join(watcher.endpoint)
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let id = hub.join(Inbox().endpoint)
+                    hub.receive("m\(i)", from: id)
+                    if i % 2 == 0 { hub.leave(id) }
+                }
+            }
+        }
+        try await hub.drain().get()
+        XCTAssertEqual(watcher.of(.message).count, 200)
+        XCTAssertEqual(watcher.of(.enter).count, 201)
+        let online = try await hub.online(in: "general").get()
+        XCTAssertEqual(online.count, 101)
     }
 
     func testEnvelopeJSONKeepsTheClassicFields() throws {

@@ -106,8 +106,10 @@ public final class ChatHub: @unchecked Sendable {
         if eventLoop.inEventLoop { body(self) } else { eventLoop.execute { body(self) } }
     }
 
-    /// Appends a step to the serial chain.
+    /// Appends a step to the serial chain. Steps run on `eventLoop`; a step that waits for
+    /// the store must hop back to it before touching the hub's state.
     private func enqueue(_ step: @escaping () -> EventLoopFuture<Void>) {
+        eventLoop.preconditionInEventLoop()
         let logger = self.logger
         tail = tail.assumeIsolated().flatMap { step() }.nonisolated().recover { error in
             logger.error("chat step failed", metadata: ["error": "\(error)"])
@@ -142,29 +144,32 @@ public final class ChatHub: @unchecked Sendable {
     /// The wanted name is checked here, in the chain, so that departures queued before
     /// (a client reconnecting after a drop) have freed it.
     private func enter(_ id: MemberID, room: String, wantedName: String? = nil) {
-        enqueue { [self] in
-            store.recent(room: room, limit: settings.historyLimit).map { [self] history in
-                guard var member = members[id] else { return }
-                if let wantedName {
-                    if isTaken(wantedName, in: room, except: nil) {
-                        send(.error(.nicknameTaken(wantedName)), to: member.endpoint)
-                    } else {
-                        member.name = wantedName
-                    }
+        enqueue { [self] in enterStep(id, room: room, wantedName: wantedName) }
+    }
+
+    /// The body of `enter`, for steps that move a member within one step.
+    private func enterStep(_ id: MemberID, room: String, wantedName: String? = nil) -> EventLoopFuture<Void> {
+        store.recent(room: room, limit: settings.historyLimit).hop(to: eventLoop).map { [self] history in
+            guard var member = members[id] else { return }
+            if let wantedName {
+                if isTaken(wantedName, in: room, except: nil) {
+                    send(.error(.nicknameTaken(wantedName)), to: member.endpoint)
+                } else {
+                    member.name = wantedName
                 }
-                member.room = room
-                members[id] = member
-                rooms[room, default: []].append(id)
-                var welcome = ChatEnvelope(type: .welcome, msg: "Welcome, \(member.name)", room: room)
-                welcome.you = member.name
-                welcome.online = names(in: room)
-                send(welcome, to: member.endpoint)
-                for message in history { send(.message(message, history: true), to: member.endpoint) }
-                var entered = ChatEnvelope(type: .enter, msg: "\(member.name) entered", room: room)
-                entered.user = member.name
-                broadcast(entered, to: room)
-                broadcastPresence(room)
             }
+            member.room = room
+            members[id] = member
+            rooms[room, default: []].append(id)
+            var welcome = ChatEnvelope(type: .welcome, msg: "Welcome, \(member.name)", room: room)
+            welcome.you = member.name
+            welcome.online = names(in: room)
+            send(welcome, to: member.endpoint)
+            for message in history { send(.message(message, history: true), to: member.endpoint) }
+            var entered = ChatEnvelope(type: .enter, msg: "\(member.name) entered", room: room)
+            entered.user = member.name
+            broadcast(entered, to: room)
+            broadcastPresence(room)
         }
     }
 
@@ -192,20 +197,20 @@ public final class ChatHub: @unchecked Sendable {
         guard var member = members[id] else { return }
         let now = ChatClock.nowMilliseconds()
         guard member.limiter.allow(at: now) else {
-            send(.error(.rateLimited(settings.rateLimit, settings.rateWindowSeconds)), to: member.endpoint)
+            reply(.rateLimited(settings.rateLimit, settings.rateWindowSeconds), to: id)
             return
         }
         members[id] = member
         switch ChatCommand.parse(frame) {
         case .failure(let error):
-            send(.error(error), to: member.endpoint)
+            reply(error, to: id)
         case .success(.say(let raw)):
             say(raw, from: id, member: member, at: now)
         case .success(.nick(let raw)):
             rename(id, to: raw)
         case .success(.join(let raw)):
             switch Validation.room(raw) {
-            case .failure(let error): send(.error(error), to: member.endpoint)
+            case .failure(let error): reply(error, to: id)
             case .success(let room):
                 enqueue { [self] in
                     guard var current = members[id], current.room != room else { return eventLoop.makeSucceededVoidFuture() }
@@ -213,8 +218,7 @@ public final class ChatHub: @unchecked Sendable {
                     current.room = nil
                     if isTaken(current.name, in: room, except: nil) { current.name = "User \(nextUserNumber)"; nextUserNumber += 1 }
                     members[id] = current
-                    enter(id, room: room)
-                    return eventLoop.makeSucceededVoidFuture()
+                    return enterStep(id, room: room)
                 }
             }
         }
@@ -223,29 +227,28 @@ public final class ChatHub: @unchecked Sendable {
     private func say(_ raw: String, from id: MemberID, member: Member, at now: Int64) {
         let text = raw.trimmingCharacters(in: " \t\r\n")
         guard !text.isEmpty else {
-            send(.error(.empty), to: member.endpoint)
+            reply(.empty, to: id)
             return
         }
         guard text.unicodeScalars.count <= settings.maxMessageLength else {
-            send(.error(.tooLong(settings.maxMessageLength)), to: member.endpoint)
+            reply(.tooLong(settings.maxMessageLength), to: id)
             return
         }
         enqueue { [self] in
             // The name and room at this point of the chain (after earlier renames and moves).
             guard let current = members[id], let room = current.room else { return eventLoop.makeSucceededVoidFuture() }
             let message = StoredMessage(room: room, user: current.name, text: text, timestamp: now)
-            return store.append(message).map { [self] stored in
+            return store.append(message).hop(to: eventLoop).map { [self] stored in
                 broadcast(.message(stored), to: stored.room)
             }
         }
     }
 
     private func rename(_ id: MemberID, to raw: String) {
-        guard let member = members[id] else { return }
         let name: String
         switch Validation.nickname(raw) {
         case .failure(let error):
-            send(.error(error), to: member.endpoint)
+            reply(error, to: id)
             return
         case .success(let valid):
             name = valid
@@ -318,6 +321,14 @@ public final class ChatHub: @unchecked Sendable {
             }
         }
         if !sockets.isEmpty { WebSocketServer.broadcast(envelope.json(), to: sockets) }
+    }
+
+    /// A refusal, sent through the chain so that answers keep the order of the commands.
+    private func reply(_ error: ChatError, to id: MemberID) {
+        enqueue { [self] in
+            if let member = members[id] { send(.error(error), to: member.endpoint) }
+            return eventLoop.makeSucceededVoidFuture()
+        }
     }
 
     private func send(_ envelope: ChatEnvelope, to endpoint: Endpoint) {
