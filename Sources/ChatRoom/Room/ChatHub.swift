@@ -79,7 +79,12 @@ public final class ChatHub: @unchecked Sendable {
 
     /// A text frame from a member: a message or a JSON command.
     public func receive(_ frame: String, from id: MemberID) {
-        onLoop { $0.handle(frame, from: id) }
+        onLoop { $0.handle(ChatCommand.parse(frame), from: id) }
+    }
+
+    /// A command from a transport that names its commands itself (Socket.IO events).
+    public func perform(_ command: ChatCommand, from id: MemberID) {
+        onLoop { $0.handle(.success(command), from: id) }
     }
 
     /// A frame the protocol does not accept (binary).
@@ -193,7 +198,7 @@ public final class ChatHub: @unchecked Sendable {
 
     // MARK: - Messages and commands
 
-    private func handle(_ frame: String, from id: MemberID) {
+    private func handle(_ command: Result<ChatCommand, ChatError>, from id: MemberID) {
         guard var member = members[id] else { return }
         let now = ChatClock.nowMilliseconds()
         guard member.limiter.allow(at: now) else {
@@ -201,7 +206,7 @@ public final class ChatHub: @unchecked Sendable {
             return
         }
         members[id] = member
-        switch ChatCommand.parse(frame) {
+        switch command {
         case .failure(let error):
             reply(error, to: id)
         case .success(.say(let raw)):

@@ -1,5 +1,6 @@
 import Duplex
 import Foundation
+import SocketIO
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -25,6 +26,8 @@ public final class ChatServer: Sendable {
     public let configuration: Configuration
     public let hub: ChatHub
     public let webSocketServer: WebSocketServer
+    /// Socket.IO at `/socket.io/`, in the same rooms.
+    public let socketIO: SocketIOServer
     private let store: HistoryStore
 
     private init(configuration: Configuration, store: HistoryStore, group: EventLoopGroup) {
@@ -35,7 +38,12 @@ public final class ChatServer: Sendable {
         var serverConfiguration = configuration.server
         serverConfiguration.logger = configuration.logger
         serverConfiguration.httpHandler = ChatPage.handler
+        let io = SocketIOServer()
+        io.mount(into: &serverConfiguration)
+        SocketIOChatBridge.attach(io, to: hub)
+        self.socketIO = io
         self.webSocketServer = WebSocketServer(configuration: serverConfiguration, group: group) { connection in
+            if io.accept(connection) { return }
             let member = hub.join(.webSocket(connection), room: connection.query["room"], name: connection.query["name"])
             connection.onText { text in hub.receive(text, from: member) }
             connection.onBinary { _ in hub.refuse(.badCommand("binary frames are not accepted; send text"), to: member) }
@@ -63,6 +71,7 @@ public final class ChatServer: Sendable {
     /// Graceful shutdown: clients get close 1001, pending messages are stored, the store
     /// is flushed and closed.
     public func shutdown() async {
+        await socketIO.close()
         await webSocketServer.close()
         try? await hub.drain().get()
         try? await store.close().get()
