@@ -4,6 +4,7 @@ Run from the repository root:  pytest -q Tests/browser   (fixtures and settings:
 """
 import os
 import re
+import time
 import shutil
 from pathlib import Path
 
@@ -353,4 +354,42 @@ def test_screenshot(users):
         target = REPO / "docs" / "chat-screenshot.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+    assert_clean(users)
+
+
+def test_page_and_python_socketio_client_chat(users, chat_server):
+    """The chat page (WebSocket) and a python-socketio client share one room."""
+    import threading
+
+    import socketio
+
+    page = users.open()
+    name = my_name(page)
+    received, arrived = [], threading.Event()
+    sio = socketio.Client(reconnection=False)
+
+    @sio.on("chat message")
+    def on_message(envelope):
+        received.append(envelope)
+        arrived.set()
+
+    sio.connect(chat_server.url.rstrip("/"), transports=["polling", "websocket"], auth={"name": "Py Sio"})
+    try:
+        expect(page.locator("#online li")).to_have_text([name, "Py Sio"])
+        sio.emit("chat message", "hi from python-socketio 你好")
+        expect(chat_lines(page).last).to_contain_text("Py Sio: hi from python-socketio 你好")
+        expect(chat_lines(page).last).not_to_have_class(re.compile(r"\bmine\b"))
+
+        send_click(page, "hello, Socket.IO")
+        deadline = time.monotonic() + 10
+        while not any(e.get("text") == "hello, Socket.IO" for e in received):
+            assert time.monotonic() < deadline, f"python-socketio never got the page's message: {received}"
+            arrived.wait(0.2)
+            arrived.clear()
+        message = next(e for e in received if e.get("text") == "hello, Socket.IO")
+        assert message["msg"] == f"{name}: hello, Socket.IO" and message["type"] == 2
+    finally:
+        sio.disconnect()
+    expect(page.locator("#messages .msg-leave", has_text="Py Sio")).to_have_count(1)
+    expect(page.locator("#online li")).to_have_text([name])
     assert_clean(users)
