@@ -2,6 +2,7 @@ import ArgumentParser
 import Duplex
 import Logging
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,7 +13,11 @@ struct EchoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
         abstract: "Echo every message back (with an optional suffix on text).",
-        discussion: "With the default empty suffix it is a pure echo, as conformance suites expect."
+        discussion: """
+            With the default empty suffix it is a pure echo, as conformance suites expect. \
+            Connections on the path /broadcast join one room instead: every text or binary message \
+            received there goes to every /broadcast connection, the sender included (framed once).
+            """
     )
 
     @Option(help: "Port to listen on (0 picks a free one).") var port = 3000
@@ -46,7 +51,15 @@ struct EchoCommand: AsyncParsableCommand {
         if let tlsCert, let tlsKey {
             try configuration.useTLS(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
         }
+        let room = BroadcastRoom()
         let server = WebSocketServer(configuration: configuration) { connection in
+            if connection.path == "/broadcast" {
+                room.join(connection)
+                connection.onText { text in room.send(text) }
+                connection.onBinary { data in room.send(data) }
+                connection.onClose { _ in room.leave(connection) }
+                return
+            }
             connection.onText { text in connection.send(suffix.isEmpty ? text : text + suffix) }
             connection.onBinary { data in connection.send(data) }
         }
@@ -56,6 +69,29 @@ struct EchoCommand: AsyncParsableCommand {
         print("duplex echo listening on \(scheme)://\(host):\(bound)/\(compression)")
         fflush(nil)
         try await runUntilSignal(server)
+    }
+}
+
+/// The `/broadcast` room of `duplex echo`: its members, kept as they join and leave, so a
+/// broadcast walks only them. Sending takes a snapshot (a reference to the set's storage,
+/// not a copy) and frames the message once for all.
+final class BroadcastRoom: Sendable {
+    private let members = Mutex(Set<WebSocketConnection>())
+
+    func join(_ connection: WebSocketConnection) {
+        _ = members.withLock { $0.insert(connection) }
+    }
+
+    func leave(_ connection: WebSocketConnection) {
+        _ = members.withLock { $0.remove(connection) }
+    }
+
+    func send(_ text: String) {
+        WebSocketServer.broadcast(text, to: members.withLock { $0 })
+    }
+
+    func send(_ data: ByteBuffer) {
+        WebSocketServer.broadcast(data, to: members.withLock { $0 })
     }
 }
 

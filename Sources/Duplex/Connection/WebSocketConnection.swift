@@ -53,12 +53,21 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     // MARK: Event-loop confined
     let configuration: WebSocketConfiguration
-    let logger: Logger
+    /// The configured logger; ``logger`` adds this connection's id when something is logged
+    /// (rare), so idle connections carry no metadata copy of their own.
+    private let baseLogger: Logger
+    var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "ws.id"] = "\(id)"
+        return logger
+    }
     var context: ChannelHandlerContext?
     private var receiver: FrameReceiver
     private var leftover: ByteBuffer?
     var inReadCycle = false
     private var needsFlush = false
+    /// Whether this connection waits in its loop's ``PendingFlushes``.
+    private var inPendingFlushes = false
     private var inputClosed = false
     private var closeReceived: (CloseCode, String)?
     private var closeFrameWrite: EventLoopFuture<Void>?
@@ -71,8 +80,8 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var deflate: PerMessageDeflateCodec?
     /// How a broadcast reaches this connection (immutable: read from any thread).
     let broadcastEncoding: BroadcastEncoding
-    /// Called once when the connection has closed (the server unregisters it).
-    var onTerminate: (() -> Void)?
+    /// The server that registered this connection; told once when it has closed.
+    weak var registry: WebSocketServer?
     /// Called once, on the event loop, when the connection has closed (the client uses it).
     var onClosedInternal: ((CloseEvent) -> Void)?
 
@@ -101,14 +110,13 @@ public final class WebSocketConnection: @unchecked Sendable {
         self.extensions = extensions
         self.configuration = configuration
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        var logger = logger
-        logger[metadataKey: "ws.id"] = "\(id)"
-        self.logger = logger
+        self.baseLogger = logger
         self.receiver = FrameReceiver(configuration: .init(
             maxMessageSize: configuration.maxMessageSize,
             maxFragments: configuration.maxFragments,
             expectMasked: role == .server,
-            compressionNegotiated: deflate != nil
+            compressionNegotiated: deflate != nil,
+            directTextLimit: 4096
         ))
         self.deflate = deflate
         if let deflate, deflate.canCompress {
@@ -172,12 +180,20 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     /// Sends a text message. Like the browser, a send after close is ignored.
     public func send(_ text: String) {
-        onLoop { $0.sendMessage(.text(text)) }
+        if eventLoop.inEventLoop {
+            sendMessage(.text(text))
+        } else {
+            eventLoop.execute { self.sendMessage(.text(text)) }
+        }
     }
 
     /// Sends a binary message.
     public func send(_ data: ByteBuffer) {
-        onLoop { $0.sendMessage(.binary(data)) }
+        if eventLoop.inEventLoop {
+            sendMessage(.binary(data))
+        } else {
+            eventLoop.execute { self.sendMessage(.binary(data)) }
+        }
     }
 
     /// Sends a binary message.
@@ -221,6 +237,26 @@ public final class WebSocketConnection: @unchecked Sendable {
     func sendEncodedFrame(_ frame: ByteBuffer) {
         eventLoop.preconditionInEventLoop()
         sendFrame { _, _ in frame }
+    }
+
+    /// Writes a broadcast frame without flushing: the flush comes at the end of the read
+    /// cycle (the sender) or of the event-loop tick (``PendingFlushes``, one per loop).
+    /// Must be called on the event loop.
+    func sendBroadcastFrame(_ frame: ByteBuffer, flushes: PendingFlushes) {
+        guard readyState == .open, let context, admitSend() else { return }
+        context.write(NIOAny(frame), promise: nil)
+        if inReadCycle {
+            needsFlush = true
+        } else if !inPendingFlushes {
+            inPendingFlushes = true
+            flushes.add(self)
+        }
+    }
+
+    /// Called by ``PendingFlushes`` at the end of the tick.
+    func flushQueued() {
+        inPendingFlushes = false
+        context?.flush()
     }
 
     private func onLoop(_ body: @escaping @Sendable (WebSocketConnection) -> Void) {
@@ -380,6 +416,8 @@ public final class WebSocketConnection: @unchecked Sendable {
             } else {
                 deliver(.binary(payload))
             }
+        case .text(let text):
+            deliver(.text(text))
         case .ping(let payload):
             if readyState == .open {
                 sendFrame { allocator, mask in FrameEncoder.frame(opcode: .pong, payload: payload, mask: mask, allocator: allocator) }
@@ -532,8 +570,8 @@ public final class WebSocketConnection: @unchecked Sendable {
             if let lastError { stream.source.finish(lastError) } else { stream.source.finish() }
         }
         handlers = Handlers()  // break reference cycles through captured connections
-        onTerminate?()
-        onTerminate = nil
+        registry?.connectionClosed(self)
+        registry = nil
         context = nil
     }
 

@@ -24,12 +24,18 @@ struct FrameReceiver {
         var expectMasked: Bool
         /// RSV1 marks a compressed message once permessage-deflate is negotiated.
         var compressionNegotiated: Bool = false
+        /// Text messages up to this size that arrive whole in one uncompressed frame are
+        /// unmasked straight into a `String` and returned as ``Event/text(_:)`` (no
+        /// intermediate buffer). 0 turns it off: every message is a ``Event/message``.
+        var directTextLimit: Int = 0
     }
 
     enum Event {
         /// A complete data message. `compressed` messages are still deflated (and their
         /// text not yet validated): the extension inflates them.
         case message(Opcode, ByteBuffer, compressed: Bool)
+        /// A complete, validated text message read in one piece (see `directTextLimit`).
+        case text(String)
         case ping(ByteBuffer)
         case pong(ByteBuffer)
         case close(CloseCode, String)
@@ -78,6 +84,10 @@ struct FrameReceiver {
             switch state {
             case .awaitingHeader:
                 guard let header = try readHeader(&input) else { return nil }
+                if header.opcode == .text, header.fin, !header.rsv1, header.length > 0,
+                   header.length <= configuration.directTextLimit, input.readableBytes >= header.length {
+                    return .text(try readText(header, from: &input))
+                }
                 if header.length == 0 {
                     if let event = try finishFrame(header) { return event }
                     continue
@@ -176,6 +186,29 @@ struct FrameReceiver {
     }
 
     // MARK: - Payload
+
+    /// A whole single-frame text message, unmasked into the string's own storage and
+    /// validated there.
+    private mutating func readText(_ header: FrameHeader, from input: inout ByteBuffer) throws(ProtocolViolation) -> String {
+        let count = header.length
+        var valid = true
+        let text = input.withUnsafeReadableBytes { source in
+            String(unsafeUninitializedCapacity: count) { destination in
+                let target = UnsafeMutableRawPointer(destination.baseAddress!)
+                if let mask = header.mask {
+                    mask.apply(source: source.baseAddress!, destination: target, count: count)
+                } else {
+                    target.copyMemory(from: source.baseAddress!, byteCount: count)
+                }
+                valid = UTF8Validator.isValid(UnsafeRawBufferPointer(destination))
+                return count
+            }
+        }
+        guard valid else { throw ProtocolViolation(.invalidFramePayloadData, "invalid UTF-8 in text message") }
+        input.moveReaderIndex(forwardBy: count)
+        messageOpcode = nil
+        return text
+    }
 
     private mutating func prepareTarget(for header: FrameHeader) {
         if header.opcode.isControl {

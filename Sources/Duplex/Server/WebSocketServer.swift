@@ -107,6 +107,9 @@ public final class WebSocketServer: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            // Small first reads: an idle connection's buffer stays small, busy ones grow it.
+            .childChannelOption(ChannelOptions.recvAllocator,
+                                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
@@ -198,10 +201,12 @@ public final class WebSocketServer: Sendable {
             state.reservedSlots -= 1
             state.connections[key] = connection
         }
-        connection.onTerminate = { [self] in
-            _ = state.withLock { $0.connections.removeValue(forKey: key) }
-        }
+        connection.registry = self
         onConnection(connection)
+    }
+
+    func connectionClosed(_ connection: WebSocketConnection) {
+        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
     }
 
     private func heartbeatTick() {
