@@ -7,6 +7,10 @@
 //
 // --interop: the server of the python-socketio interop tests (Tests/socketio) at
 // `/socket.io/`, with the handlers they use (see InteropHandlers.swift).
+//
+// --bench: the server `duplex bench socketio` measures (same handlers as the peer in
+// Benchmarks/servers/socketio_server.py): "echo" is acked with its arguments, "broadcast"
+// emits "message" with its arguments to every socket. Default Engine.IO heartbeat.
 import Duplex
 import NIOCore
 import SocketIO
@@ -19,6 +23,7 @@ struct Arguments {
     var port = 3000
     var host = "127.0.0.1"
     var interop = false
+    var bench = false
     var pingInterval: Int?
     var pingTimeout: Int?
     var connectTimeout: Int?
@@ -30,11 +35,12 @@ struct Arguments {
             case "--port": port = Int(iterator.next() ?? "") ?? port
             case "--host": host = iterator.next() ?? host
             case "--interop": interop = true
+            case "--bench": bench = true
             case "--ping-interval": pingInterval = Int(iterator.next() ?? "")
             case "--ping-timeout": pingTimeout = Int(iterator.next() ?? "")
             case "--connect-timeout": connectTimeout = Int(iterator.next() ?? "")
             case "-h", "--help":
-                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS]")
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS]")
                 exit(0)
             default:
                 print("unknown argument \(argument)")
@@ -47,8 +53,8 @@ struct Arguments {
 let arguments = Arguments(CommandLine.arguments)
 
 var socketIOOptions = SocketIOServerOptions()
-socketIOOptions.engine.pingInterval = .milliseconds(Int64(arguments.pingInterval ?? (arguments.interop ? 1000 : 300)))
-socketIOOptions.engine.pingTimeout = .milliseconds(Int64(arguments.pingTimeout ?? (arguments.interop ? 1000 : 200)))
+socketIOOptions.engine.pingInterval = .milliseconds(Int64(arguments.pingInterval ?? (arguments.bench ? 25_000 : arguments.interop ? 1000 : 300)))
+socketIOOptions.engine.pingTimeout = .milliseconds(Int64(arguments.pingTimeout ?? (arguments.bench ? 20_000 : arguments.interop ? 1000 : 200)))
 socketIOOptions.engine.maxHttpBufferSize = 1_000_000
 socketIOOptions.engine.cors = EngineIOCORSOptions(origin: .any)
 socketIOOptions.connectTimeout = .milliseconds(Int64(arguments.connectTimeout ?? 1000))
@@ -65,7 +71,13 @@ configuration.httpHandler = { request in
 }
 
 let engineEcho: EngineIOServer?
-if arguments.interop {
+if arguments.bench {
+    engineEcho = nil
+    io.onConnection { socket in
+        socket.on("echo") { event in event.ack?.reply(event.arguments) }
+        socket.on("broadcast") { event in io.emit("message", arguments: event.arguments) }
+    }
+} else if arguments.interop {
     engineEcho = nil
     InteropHandlers.install(on: io)
 } else {
