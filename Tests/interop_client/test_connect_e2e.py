@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import DUPLEX_BIN, DuplexEcho, connect, free_port
+from client_support import DUPLEX_BIN, DuplexEcho, connect, free_port
 
 
 @pytest.mark.parametrize("mode", ["off", "shared", "context-takeover"])

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import ReferenceServer, connect
+from client_support import ReferenceServer, connect
 
 KINDS = ["websockets", "node-ws"]
 

@@ -13,7 +13,7 @@ import pytest
 import socketio
 import websocket  # websocket-client
 
-from conftest import PING_INTERVAL, PING_TIMEOUT, Recorder
+from socketio_support import PING_INTERVAL, PING_TIMEOUT, Recorder
 
 pytestmark = pytest.mark.timeout(60)
 
