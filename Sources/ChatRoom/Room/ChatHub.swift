@@ -89,7 +89,7 @@ public final class ChatHub: @unchecked Sendable {
 
     /// A frame the protocol does not accept (binary).
     public func refuse(_ error: ChatError, to id: MemberID) {
-        onLoop { hub in hub.members[id].map { hub.send(.error(error), to: $0.endpoint) } }
+        onLoop { $0.reply(error, to: id) }
     }
 
     /// A person leaves (connection closed).
@@ -210,7 +210,7 @@ public final class ChatHub: @unchecked Sendable {
         case .failure(let error):
             reply(error, to: id)
         case .success(.say(let raw)):
-            say(raw, from: id, member: member, at: now)
+            say(raw, from: id, at: now)
         case .success(.nick(let raw)):
             rename(id, to: raw)
         case .success(.join(let raw)):
@@ -229,7 +229,7 @@ public final class ChatHub: @unchecked Sendable {
         }
     }
 
-    private func say(_ raw: String, from id: MemberID, member: Member, at now: Int64) {
+    private func say(_ raw: String, from id: MemberID, at now: Int64) {
         let text = raw.trimmingCharacters(in: " \t\r\n")
         guard !text.isEmpty else {
             reply(.empty, to: id)

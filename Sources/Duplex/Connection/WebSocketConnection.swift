@@ -232,13 +232,6 @@ public final class WebSocketConnection: @unchecked Sendable {
         return (try? channel.getOption(.bufferedWritableBytes).wait()) ?? 0
     }
 
-    /// Writes an already framed message (a broadcast encodes once, then calls this per
-    /// recipient). Must be called on the event loop.
-    func sendEncodedFrame(_ frame: ByteBuffer) {
-        eventLoop.preconditionInEventLoop()
-        sendFrame { _, _ in frame }
-    }
-
     /// Writes a broadcast frame without flushing: the flush comes at the end of the read
     /// cycle (the sender) or of the event-loop tick (``PendingFlushes``, one per loop).
     /// Must be called on the event loop.
