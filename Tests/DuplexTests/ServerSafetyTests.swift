@@ -83,4 +83,41 @@ final class ServerSafetyTests: XCTestCase {
         XCTAssertTrue(server.connections.isEmpty)
         await server.close()
     }
+
+    func testTheRegistryForgetsEveryClosedConnection() async throws {
+        let (server, port) = try await startEchoServer { configuration in
+            configuration.httpHandler = { request in request.eventLoop.makeSucceededFuture(HTTPResponse(body: "page\n")) }
+        }
+        let page = try await RawClient(port: port)
+        try await page.send("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        await eventually { page.text.contains("page") }
+        let socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/", configuration: clientConfiguration())
+        await eventually { server.connections.count == 1 }
+        XCTAssertEqual(server.trackedConnectionCount, 2, "a keep-alive HTTP connection and a WebSocket")
+
+        try await page.channel.close()
+        socket.close()
+        _ = try await socket.waitUntilClosed()
+        await eventually { server.trackedConnectionCount == 0 }
+        XCTAssertTrue(server.connections.isEmpty)
+        await server.close()
+    }
+
+    func testShutdownCompletesTheClosingHandshake() async throws {
+        let serverSide = Recorder<CloseEvent>()
+        let (server, port) = try await startEchoServer(onConnection: { connection in
+            connection.onClose { serverSide.append($0) }
+        })
+        let socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/", configuration: clientConfiguration())
+        await eventually { server.connections.count == 1 }
+        let closing = Task { try await socket.waitUntilClosed() }
+        await server.close()
+        let event = try await closing.value
+        XCTAssertEqual(event.code, .goingAway)
+        XCTAssertTrue(event.wasClean, "\(event)")
+        // The server waited for the client's close frame before dropping the TCP connection.
+        await eventually { !serverSide.all.isEmpty }
+        XCTAssertEqual(serverSide.all.first?.code, .goingAway)
+        XCTAssertEqual(serverSide.all.first?.wasClean, true)
+    }
 }

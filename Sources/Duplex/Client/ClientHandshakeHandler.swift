@@ -199,7 +199,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         timer?.cancel()
         let connection = WebSocketConnection(
             role: .client, channel: context.channel, request: requestHead, subprotocol: subprotocol,
-            extensions: extensions, configuration: request.configuration, logger: request.logger, deflate: deflate
+            extensions: extensions, settings: .init(configuration: request.configuration, logger: request.logger), deflate: deflate
         )
         state = .switching(connection, buffered: [])
         let pipeline = context.pipeline.syncOperations

@@ -27,12 +27,13 @@ public final class WebSocketConnection: @unchecked Sendable {
     public let channel: Channel
     public var eventLoop: EventLoop { channel.eventLoop }
     /// The opening handshake's request (on a client: the request it sent).
-    public let request: HTTPRequestHead
+    public var request: HTTPRequestHead { storedRequest.head }
+    private let storedRequest: StoredRequestHead
     /// The request path without the query, e.g. `/chat`.
     public let path: String
     /// The query parameters of the request URI (percent-decoded; the last value wins).
     public let query: [String: String]
-    public var headers: HTTPHeaders { request.headers }
+    public var headers: HTTPHeaders { storedRequest.headers }
     public let remoteAddress: SocketAddress?
     /// The negotiated subprotocol (`Sec-WebSocket-Protocol`), if any.
     public let subprotocol: String?
@@ -52,12 +53,13 @@ public final class WebSocketConnection: @unchecked Sendable {
     private let streamBox = Mutex<MessageStream?>(nil)
 
     // MARK: Event-loop confined
-    let configuration: WebSocketConfiguration
-    /// The configured logger; ``logger`` adds this connection's id when something is logged
+    /// Configuration and logger, shared by all connections of a server.
+    let settings: Settings
+    var configuration: WebSocketConfiguration { settings.configuration }
+    /// The configured logger with this connection's id added when something is logged
     /// (rare), so idle connections carry no metadata copy of their own.
-    private let baseLogger: Logger
     var logger: Logger {
-        var logger = baseLogger
+        var logger = settings.logger
         logger[metadataKey: "ws.id"] = "\(id)"
         return logger
     }
@@ -69,21 +71,46 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// Whether this connection waits in its loop's ``PendingFlushes``.
     private var inPendingFlushes = false
     private var inputClosed = false
-    private var closeReceived: (CloseCode, String)?
-    private var closeFrameWrite: EventLoopFuture<Void>?
-    private var failure: (code: CloseCode, reason: String)?
-    private var lastError: WebSocketError?
     private var awaitingPong = false
-    private var closeTimer: Scheduled<Void>?
+    /// Created when closing begins (or an error is reported): idle connections carry a pointer.
+    private var closingState: ClosingState?
+    private var closing: ClosingState {
+        if let closingState { return closingState }
+        let created = ClosingState()
+        closingState = created
+        return created
+    }
     private var handlers = Handlers()
     /// permessage-deflate, when negotiated.
-    private var deflate: PerMessageDeflateCodec?
+    private let deflate: PerMessageDeflateCodec?
     /// How a broadcast reaches this connection (immutable: read from any thread).
     let broadcastEncoding: BroadcastEncoding
     /// The server that registered this connection; told once when it has closed.
     weak var registry: WebSocketServer?
     /// Called once, on the event loop, when the connection has closed (the client uses it).
     var onClosedInternal: ((CloseEvent) -> Void)?
+
+    /// What a connection needs from its configuration, shared by every connection of a
+    /// server (one reference per connection instead of a copy of each).
+    final class Settings: Sendable {
+        let configuration: WebSocketConfiguration
+        let logger: Logger
+        init(configuration: WebSocketConfiguration, logger: Logger) {
+            self.configuration = configuration
+            self.logger = logger
+        }
+    }
+
+    private final class ClosingState {
+        /// The peer's close frame.
+        var received: (code: CloseCode, reason: String)?
+        /// Our close frame's write.
+        var frameWrite: EventLoopFuture<Void>?
+        /// Why we failed or dropped the connection.
+        var failure: (code: CloseCode, reason: String)?
+        var lastError: WebSocketError?
+        var timer: Scheduled<Void>?
+    }
 
     private struct Handlers {
         var text: (@Sendable (String) throws -> Void)?
@@ -99,18 +126,18 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     init(
         role: Role, channel: Channel, request: HTTPRequestHead, subprotocol: String?, extensions: String,
-        configuration: WebSocketConfiguration, logger: Logger, deflate: PerMessageDeflateCodec? = nil
+        settings: Settings, deflate: PerMessageDeflateCodec? = nil
     ) {
+        let configuration = settings.configuration
         self.role = role
         self.channel = channel
-        self.request = request
+        self.storedRequest = StoredRequestHead(request)
         (self.path, self.query) = Self.splitURI(request.uri)
         self.remoteAddress = channel.remoteAddress
         self.subprotocol = subprotocol
         self.extensions = extensions
-        self.configuration = configuration
+        self.settings = settings
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        self.baseLogger = logger
         self.receiver = FrameReceiver(configuration: .init(
             maxMessageSize: configuration.maxMessageSize,
             maxFragments: configuration.maxFragments,
@@ -324,7 +351,7 @@ public final class WebSocketConnection: @unchecked Sendable {
             return false
         case .close:
             logger.warning("dropping slow reader", metadata: ["buffered": "\(buffered)"])
-            failure = (.policyViolation, "outbound buffer limit exceeded")
+            closing.failure = (.policyViolation, "outbound buffer limit exceeded")
             report(.backpressureLimitExceeded(bufferedBytes: buffered))
             channel.close(promise: nil)
             return false
@@ -459,7 +486,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         let wireCode = code.isValidOnWire ? code : .normalClosure
         writeCloseFrame(code: wireCode, reason: reason)
         setState(.closing)
-        closeTimer = eventLoop.scheduleTask(in: configuration.closeTimeout) { [self] in
+        closing.timer = eventLoop.scheduleTask(in: configuration.closeTimeout) { [self] in
             logger.debug("close handshake timed out")
             report(.closeTimeout)
             channel.close(promise: nil)
@@ -468,7 +495,7 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     private func receivedClose(code: CloseCode, reason: String) {
         inputClosed = true
-        closeReceived = (code, reason)
+        closing.received = (code, reason)
         if readyState == .open {
             // Echo the code, as RFC 6455 §5.5.1 asks.
             writeCloseFrame(code: code == .noStatusReceived ? nil : code, reason: "")
@@ -479,8 +506,8 @@ public final class WebSocketConnection: @unchecked Sendable {
             // The server closes the TCP connection first (RFC 6455 §7.1.1).
             closeTransportAfterFlush()
         case .client:
-            if closeTimer == nil {
-                closeTimer = eventLoop.scheduleTask(in: configuration.closeTimeout) { [self] in
+            if closing.timer == nil {
+                closing.timer = eventLoop.scheduleTask(in: configuration.closeTimeout) { [self] in
                     channel.close(promise: nil)
                 }
             }
@@ -492,7 +519,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     private func fail(_ violation: ProtocolViolation) {
         inputClosed = true
         logger.debug("protocol violation", metadata: ["code": "\(violation.code.rawValue)", "reason": "\(violation.reason)"])
-        failure = (violation.code, violation.reason)
+        closing.failure = (violation.code, violation.reason)
         report(.protocolViolation(violation))
         if readyState == .open {
             writeCloseFrame(code: violation.code, reason: violation.reason)
@@ -505,14 +532,14 @@ public final class WebSocketConnection: @unchecked Sendable {
         guard let context else { return }
         let frame = FrameEncoder.closeFrame(code: code, reason: reason, mask: mask, allocator: context.channel.allocator)
         let promise = eventLoop.makePromise(of: Void.self)
-        closeFrameWrite = promise.futureResult
+        closing.frameWrite = promise.futureResult
         context.writeAndFlush(NIOAny(frame), promise: promise)
     }
 
     private func closeTransportAfterFlush() {
         context?.flush()
         let channel = self.channel
-        if let written = closeFrameWrite {
+        if let written = closingState?.frameWrite {
             written.whenComplete { _ in channel.close(promise: nil) }
         } else {
             channel.close(promise: nil)
@@ -524,7 +551,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         guard readyState == .open else { return }
         if awaitingPong {
             logger.debug("heartbeat timeout: peer silent for a whole interval")
-            failure = (.abnormalClosure, "heartbeat timeout")
+            closing.failure = (.abnormalClosure, "heartbeat timeout")
             report(.heartbeatTimeout)
             channel.close(promise: nil)
             return
@@ -546,12 +573,13 @@ public final class WebSocketConnection: @unchecked Sendable {
     func channelInactive() {
         guard readyState != .closed else { return }
         setState(.closed)
-        closeTimer?.cancel()
-        closeTimer = nil
+        let closingState = self.closingState
+        closingState?.timer?.cancel()
+        closingState?.timer = nil
         let event: CloseEvent
-        if let (code, reason) = closeReceived {
-            event = CloseEvent(code: code, reason: reason, wasClean: closeFrameWrite != nil)
-        } else if let failure {
+        if let (code, reason) = closingState?.received {
+            event = CloseEvent(code: code, reason: reason, wasClean: closingState?.frameWrite != nil)
+        } else if let failure = closingState?.failure {
             event = CloseEvent(code: failure.code, reason: failure.reason, wasClean: false)
         } else {
             event = CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
@@ -560,7 +588,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         onClosedInternal?(event)
         onClosedInternal = nil
         if let stream = streamBox.withLock({ $0 }) {
-            if let lastError { stream.source.finish(lastError) } else { stream.source.finish() }
+            if let lastError = closingState?.lastError { stream.source.finish(lastError) } else { stream.source.finish() }
         }
         handlers = Handlers()  // break reference cycles through captured connections
         registry?.connectionClosed(self)
@@ -569,7 +597,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     private func report(_ error: WebSocketError) {
-        lastError = error
+        closing.lastError = error
         handlers.error?(error)
     }
 

@@ -85,7 +85,7 @@ enum OutboundPayload {
 
 /// permessage-deflate on one connection: compresses outgoing messages and inflates incoming
 /// ones per the negotiated agreement. Confined to the connection's event loop.
-struct PerMessageDeflateCodec {
+final class PerMessageDeflateCodec {
     let agreement: DeflateAgreement
     let options: PerMessageDeflateOptions
     /// Dedicated streams, only for directions with context takeover, created lazily.
@@ -117,7 +117,7 @@ struct PerMessageDeflateCodec {
     }
 
     /// A complete compressed frame (RSV1 set), masked with `mask` when given.
-    mutating func compressedFrame(_ payload: OutboundPayload, mask: MaskingKey?, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    func compressedFrame(_ payload: OutboundPayload, mask: MaskingKey?, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         if let key = sharedKey {
             return try Self.compressedFrame(payload, key: key, mask: mask, allocator: allocator)
         }
@@ -188,7 +188,7 @@ struct PerMessageDeflateCodec {
     /// Inflates a complete compressed message (its buffer is consumed). The inflated size
     /// is bounded by `maxSize`: a decompression bomb fails with 1009 after at most
     /// `maxSize` bytes were produced.
-    mutating func inflate(_ message: inout ByteBuffer, maxSize: Int, allocator: ByteBufferAllocator) throws(ProtocolViolation) -> ByteBuffer {
+    func inflate(_ message: inout ByteBuffer, maxSize: Int, allocator: ByteBufferAllocator) throws(ProtocolViolation) -> ByteBuffer {
         let inflater: ZlibDecompressor
         do {
             if agreement.receiveNoContextTakeover {

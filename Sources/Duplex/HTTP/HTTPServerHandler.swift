@@ -37,6 +37,11 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         idleTimer = nil
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        server.httpChannelClosed(context.channel)
+        context.fireChannelInactive()
+    }
+
     /// Slowloris protection: a connection must complete each request head and body within
     /// the handshake timeout (also the keep-alive idle limit between requests).
     private func armIdleTimer(context: ChannelHandlerContext) {
@@ -147,8 +152,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
         let connection = WebSocketConnection(
             role: .server, channel: context.channel, request: requestHead, subprotocol: subprotocol,
-            extensions: extensionsResponse, configuration: configuration.webSocket, logger: configuration.logger,
-            deflate: deflate
+            extensions: extensionsResponse, settings: server.connectionSettings, deflate: deflate
         )
         // Swap the pipeline: the WebSocket handler goes in, the HTTP codec and this handler
         // go out. The decoder goes last: bytes it holds beyond the request are forwarded to

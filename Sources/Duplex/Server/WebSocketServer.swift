@@ -58,14 +58,30 @@ public final class WebSocketServer: Sendable {
     private let state = Mutex(State())
     private let closed: EventLoopPromise<Void>
 
+    /// Configuration and logger, one copy shared by every connection.
+    let connectionSettings: WebSocketConnection.Settings
+
     private struct State {
         var listener: Channel?
-        var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+        /// Every accepted TCP connection, keyed by its channel, so shutdown reaches them all.
+        var accepted: [ObjectIdentifier: AcceptedConnection] = [:]
+        var webSocketCount = 0
         var reservedSlots = 0
-        /// Every accepted TCP connection, upgraded or not, so shutdown reaches them all.
-        var channels: [ObjectIdentifier: Channel] = [:]
         var heartbeat: RepeatedTask?
         var closing = false
+    }
+
+    private enum AcceptedConnection {
+        /// Plain HTTP so far (a handshake in progress, a page, a long poll).
+        case http(Channel)
+        case webSocket(WebSocketConnection)
+
+        var channel: Channel {
+            switch self {
+            case .http(let channel): channel
+            case .webSocket(let connection): connection.channel
+            }
+        }
     }
 
     /// Creates a server; `onConnection` runs on the connection's event loop for each new
@@ -78,6 +94,7 @@ public final class WebSocketServer: Sendable {
         self.configuration = configuration
         self.group = group
         self.onConnection = onConnection
+        self.connectionSettings = .init(configuration: configuration.webSocket, logger: configuration.logger)
         self.closed = group.next().makePromise(of: Void.self)
     }
 
@@ -88,7 +105,14 @@ public final class WebSocketServer: Sendable {
 
     /// The live WebSocket connections (a snapshot), for broadcast.
     public var connections: [WebSocketConnection] {
-        state.withLock { Array($0.connections.values) }
+        state.withLock { Self.webSockets($0) }
+    }
+
+    private static func webSockets(_ state: State) -> [WebSocketConnection] {
+        var result: [WebSocketConnection] = []
+        result.reserveCapacity(state.webSocketCount)
+        for case .webSocket(let connection) in state.accepted.values { result.append(connection) }
+        return result
     }
 
     /// The address the server listens on (useful after `listen(port: 0)`).
@@ -97,6 +121,9 @@ public final class WebSocketServer: Sendable {
     }
 
     var isClosing: Bool { state.withLock { $0.closing } }
+
+    /// Accepted TCP connections still tracked, upgraded or not (tests check for leaks).
+    var trackedConnectionCount: Int { state.withLock { $0.accepted.count } }
 
     /// Starts listening. Returns the bound port (pass 0 for a free one).
     @discardableResult
@@ -133,22 +160,26 @@ public final class WebSocketServer: Sendable {
     private func configurePipeline(_ channel: Channel) throws {
         let accepted = state.withLock { state -> Bool in
             guard !state.closing else { return false }
-            state.channels[ObjectIdentifier(channel)] = channel
+            state.accepted[ObjectIdentifier(channel)] = .http(channel)
             return true
         }
         guard accepted else {
             channel.close(promise: nil)
             return
         }
-        channel.closeFuture.whenComplete { [self] _ in
-            _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+        // The entry leaves when the HTTP handler sees the channel go inactive, or, once
+        // upgraded, when the WebSocket closes: no callback per channel.
+        do {
+            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+            let encoder = HTTPResponseEncoder()
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(decoder)
+            try sync.addHandler(encoder)
+            try sync.addHandler(HTTPServerHandler(server: self, decoder: decoder, encoder: encoder))
+        } catch {
+            httpChannelClosed(channel)
+            throw error
         }
-        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-        let encoder = HTTPResponseEncoder()
-        let sync = channel.pipeline.syncOperations
-        try sync.addHandler(decoder)
-        try sync.addHandler(encoder)
-        try sync.addHandler(HTTPServerHandler(server: self, decoder: decoder, encoder: encoder))
     }
 
     /// Waits until the server has been closed.
@@ -161,14 +192,16 @@ public final class WebSocketServer: Sendable {
     public func close(code: CloseCode = .goingAway, reason: String = "server shutting down", timeout: TimeAmount = .seconds(3)) async {
         let (listener, connections, heartbeat) = state.withLock { state in
             state.closing = true
-            return (state.listener, Array(state.connections.values), state.heartbeat)
+            return (state.listener, Self.webSockets(state), state.heartbeat)
         }
         heartbeat?.cancel()
         try? await listener?.close()
         for connection in connections { connection.close(code: code, reason: reason) }
         // Plain HTTP connections (idle keep-alives, pre-connected browser sockets) go now.
         let idleHTTP = state.withLock { state in
-            state.channels.filter { key, _ in state.connections[key] == nil }.map(\.value)
+            state.accepted.values.compactMap { entry -> Channel? in
+                if case .http(let channel) = entry { channel } else { nil }
+            }
         }
         for channel in idleHTTP { channel.close(promise: nil) }
 
@@ -180,7 +213,7 @@ public final class WebSocketServer: Sendable {
             await waiters.next()
             waiters.cancelAll()
         }
-        for channel in state.withLock({ Array($0.channels.values) }) { channel.close(promise: nil) }
+        for entry in state.withLock({ Array($0.accepted.values) }) { entry.channel.close(promise: nil) }
         closed.succeed(())
         configuration.logger.info("server closed")
     }
@@ -189,24 +222,37 @@ public final class WebSocketServer: Sendable {
 
     func reserveConnectionSlot() -> Bool {
         state.withLock { state in
-            guard !state.closing, state.connections.count + state.reservedSlots < configuration.maxConnections else { return false }
+            guard !state.closing, state.webSocketCount + state.reservedSlots < configuration.maxConnections else { return false }
             state.reservedSlots += 1
             return true
         }
     }
 
     func connectionOpened(_ connection: WebSocketConnection) {
-        let key = ObjectIdentifier(connection)
+        let key = ObjectIdentifier(connection.channel)
         state.withLock { state in
             state.reservedSlots -= 1
-            state.connections[key] = connection
+            state.webSocketCount += 1
+            state.accepted[key] = .webSocket(connection)
         }
         connection.registry = self
         onConnection(connection)
     }
 
     func connectionClosed(_ connection: WebSocketConnection) {
-        _ = state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+        state.withLock { state in
+            if case .webSocket = state.accepted.removeValue(forKey: ObjectIdentifier(connection.channel)) {
+                state.webSocketCount -= 1
+            }
+        }
+    }
+
+    /// A connection that never upgraded has closed.
+    func httpChannelClosed(_ channel: Channel) {
+        state.withLock { state in
+            let key = ObjectIdentifier(channel)
+            if case .http = state.accepted[key] { state.accepted.removeValue(forKey: key) }
+        }
     }
 
     private func heartbeatTick() {
