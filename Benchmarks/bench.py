@@ -44,11 +44,24 @@ def servers(args):
         Server("python-websockets", "Python websockets", [py, os.path.join(here, "websockets_server.py"), "{port}", HOST], "ws"),
         Server("python-socketio", "python-socketio", [py, os.path.join(here, "socketio_server.py"), "{port}", HOST], "socketio"),
     ]
-    # Duplex's Socket.IO server, once it exists: a command line with {port}, e.g.
-    # DUPLEX_SOCKETIO_COMMAND='.build-release/release/duplex socketio --port {port}'.
+    # Duplex's Socket.IO server: the benchmark mode of duplex-socketio-conformance (built
+    # next to duplex by Benchmarks/run), or any command line with {port} in
+    # DUPLEX_SOCKETIO_COMMAND.
     sio = os.environ.get("DUPLEX_SOCKETIO_COMMAND")
+    sio_binary = os.path.join(os.path.dirname(duplex), "duplex-socketio-conformance")
     if sio:
         result.insert(3, Server("duplex-socketio", "Duplex Socket.IO", sio.split(), "socketio"))
+    elif os.path.exists(sio_binary):
+        result.insert(3, Server("duplex-socketio", "Duplex Socket.IO",
+                                [sio_binary, "--bench", "--host", HOST, "--port", "{port}"], "socketio"))
+    # Servers built outside this repository (uWebSockets, say), measured alongside:
+    # --extra-server 'KEY=KIND:COMMAND' with KIND ws or socketio and {port} in COMMAND.
+    for spec in args.extra_server:
+        key, _, rest = spec.partition("=")
+        kind, _, command = rest.partition(":")
+        if not key or kind not in ("ws", "socketio") or "{port}" not in command:
+            sys.exit(f"bench: --extra-server wants KEY=ws:COMMAND or KEY=socketio:COMMAND with {{port}}, got {spec!r}")
+        result.append(Server(key, key, command.split(), kind))
     return result
 
 
@@ -405,6 +418,8 @@ def main():
     parser.add_argument("--threads", type=int, help="generator threads (default: one per core)")
     parser.add_argument("--scenarios", help="comma-separated scenario keys (default: all)")
     parser.add_argument("--servers", help="comma-separated server keys (default: all)")
+    parser.add_argument("--extra-server", action="append", default=[], metavar="KEY=KIND:COMMAND",
+                        help="another server to measure, e.g. 'uws=ws:/path/uws_server {port}' (repeatable)")
     parser.add_argument("--out", default=os.path.join(ROOT, "Benchmarks", "results"), help="results folder")
     parser.add_argument("--name", help="results file name without extension (default: the date; --quick: quick-<date>)")
     parser.add_argument("--no-build", action="store_true", help="(handled by Benchmarks/run) do not build")

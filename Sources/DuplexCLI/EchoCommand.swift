@@ -51,13 +51,12 @@ struct EchoCommand: AsyncParsableCommand {
         if let tlsCert, let tlsKey {
             try configuration.useTLS(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
         }
-        let room = BroadcastRoom()
+        let room = BroadcastGroup()
         let server = WebSocketServer(configuration: configuration) { connection in
             if connection.path == "/broadcast" {
                 room.join(connection)
                 connection.onText { text in room.send(text) }
                 connection.onBinary { data in room.send(data) }
-                connection.onClose { _ in room.leave(connection) }
                 return
             }
             connection.onText { text in connection.send(suffix.isEmpty ? text : text + suffix) }
@@ -69,29 +68,6 @@ struct EchoCommand: AsyncParsableCommand {
         print("duplex echo listening on \(scheme)://\(host):\(bound)/\(compression)")
         fflush(nil)
         try await runUntilSignal(server)
-    }
-}
-
-/// The `/broadcast` room of `duplex echo`: its members, kept as they join and leave, so a
-/// broadcast walks only them. Sending takes a snapshot (a reference to the set's storage,
-/// not a copy) and frames the message once for all.
-final class BroadcastRoom: Sendable {
-    private let members = Mutex(Set<WebSocketConnection>())
-
-    func join(_ connection: WebSocketConnection) {
-        _ = members.withLock { $0.insert(connection) }
-    }
-
-    func leave(_ connection: WebSocketConnection) {
-        _ = members.withLock { $0.remove(connection) }
-    }
-
-    func send(_ text: String) {
-        WebSocketServer.broadcast(text, to: members.withLock { $0 })
-    }
-
-    func send(_ data: ByteBuffer) {
-        WebSocketServer.broadcast(data, to: members.withLock { $0 })
     }
 }
 

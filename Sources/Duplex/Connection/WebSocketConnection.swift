@@ -89,6 +89,8 @@ public final class WebSocketConnection: @unchecked Sendable {
     weak var registry: WebSocketServer?
     /// Called once, on the event loop, when the connection has closed (the client uses it).
     var onClosedInternal: ((CloseEvent) -> Void)?
+    /// The broadcast groups this connection is in: it leaves them when it closes.
+    private var groups: [BroadcastGroup]?
 
     /// What a connection needs from its configuration, shared by every connection of a
     /// server (one reference per connection instead of a copy of each).
@@ -270,6 +272,24 @@ public final class WebSocketConnection: @unchecked Sendable {
         } else if !inPendingFlushes {
             inPendingFlushes = true
             flushes.add(self)
+        }
+    }
+
+    /// Records that `group` holds this connection; a closed connection leaves at once.
+    func noteMembership(in group: BroadcastGroup) {
+        onLoop { connection in
+            if connection.readyState == .closed {
+                group.leave(connection)
+            } else {
+                connection.groups = (connection.groups ?? []) + [group]
+            }
+        }
+    }
+
+    func forgetMembership(in group: BroadcastGroup) {
+        onLoop { connection in
+            connection.groups?.removeAll { $0 === group }
+            if connection.groups?.isEmpty == true { connection.groups = nil }
         }
     }
 
@@ -589,6 +609,10 @@ public final class WebSocketConnection: @unchecked Sendable {
         onClosedInternal = nil
         if let stream = streamBox.withLock({ $0 }) {
             if let lastError = closingState?.lastError { stream.source.finish(lastError) } else { stream.source.finish() }
+        }
+        if let groups {
+            self.groups = nil
+            for group in groups { group.leave(self) }
         }
         handlers = Handlers()  // break reference cycles through captured connections
         registry?.connectionClosed(self)

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 extension WebSocketServer {
     /// Sends a text message to every open connection (or those passing `filter`). The
@@ -25,6 +26,32 @@ extension WebSocketServer {
         broadcast(.binary(data), to: recipients, filter: nil)
     }
 
+    /// Writes one message to many server-side connections. Recipients are grouped by event
+    /// loop, and each loop frames the message itself, once for all its recipients (once per
+    /// compression setting; recipients with a context of their own compress for themselves):
+    /// no frame buffer is shared between threads, so the reference counting of a broadcast
+    /// stays on one core. The caller's loop delivers at once, the others get one task each.
+    /// The filter runs on each recipient's event loop. Frames are written without a flush:
+    /// each loop flushes the connections it wrote to once, after the current tick
+    /// (``PendingFlushes``), so a burst of broadcasts shares one system call per recipient.
+    static func broadcast(_ payload: OutboundPayload, to recipients: some Sequence<WebSocketConnection>,
+                          filter: (@Sendable (WebSocketConnection) -> Bool)?) {
+        var here: [WebSocketConnection] = []
+        var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
+        for connection in recipients where connection.role == .server {
+            let loop = connection.eventLoop
+            if loop.inEventLoop {
+                here.append(connection)
+            } else {
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append(connection)
+            }
+        }
+        for (_, (loop, group)) in byLoop {
+            loop.execute { deliverOnLoop(payload, to: group, filter: filter) }
+        }
+        if !here.isEmpty { deliverOnLoop(payload, to: here, filter: filter) }
+    }
+
     /// How one recipient gets the message.
     private enum Delivery {
         /// A frame built once for many recipients.
@@ -33,21 +60,14 @@ extension WebSocketServer {
         case message
     }
 
-    /// Writes one message to many server-side connections. The plain frame and each
-    /// distinct shared-compression frame are built once, here, on the caller's thread
-    /// (recipients without context takeover and with the same window get the very same
-    /// compressed bytes); then the frames are written directly to recipients on the
-    /// caller's event loop, with one task per other event loop for the rest. The filter runs
-    /// on each recipient's event loop. Frames are written without a flush: each event loop
-    /// flushes the connections it wrote to once, after the current tick (``PendingFlushes``),
-    /// so a burst of broadcasts shares one system call per recipient.
-    static func broadcast(_ payload: OutboundPayload, to recipients: some Sequence<WebSocketConnection>,
-                          filter: (@Sendable (WebSocketConnection) -> Bool)?) {
+    /// Frames `payload` once (per compression setting) and writes it to `recipients`, which
+    /// all belong to the calling event loop.
+    static func deliverOnLoop(_ payload: OutboundPayload, to recipients: some Sequence<WebSocketConnection>,
+                              filter: (@Sendable (WebSocketConnection) -> Bool)?) {
         let allocator = ByteBufferAllocator()
         let count = payload.count
         var plain: ByteBuffer?
         var compressed: [DeflateWorkspace.CompressorKey: ByteBuffer] = [:]
-        var byLoop: [ObjectIdentifier: (EventLoop, [(WebSocketConnection, Delivery)])] = [:]
         var flushes: PendingFlushes?
 
         func plainFrame() -> ByteBuffer {
@@ -57,7 +77,7 @@ extension WebSocketServer {
             return frame
         }
 
-        for connection in recipients where connection.role == .server {
+        for connection in recipients where filter?(connection) ?? true {
             let delivery: Delivery
             switch connection.broadcastEncoding {
             case .shared(let key, let minimumSize) where count >= minimumSize:
@@ -73,37 +93,97 @@ extension WebSocketServer {
             default:
                 delivery = .frame(plainFrame())
             }
-            if connection.eventLoop.inEventLoop {
-                if filter?(connection) ?? true { deliver(delivery, payload, to: connection, flushes: &flushes) }
-            } else {
-                byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].1.append((connection, delivery))
-            }
-        }
-        for (_, (loop, group)) in byLoop {
-            let group = UnsafeTransfer(group)
-            loop.execute {
-                var flushes: PendingFlushes?
-                for (connection, delivery) in group.value where filter?(connection) ?? true {
-                    deliver(delivery, payload, to: connection, flushes: &flushes)
-                }
+            switch delivery {
+            case .frame(let frame):
+                let batch = flushes ?? PendingFlushes.current(on: connection.eventLoop)
+                flushes = batch
+                connection.sendBroadcastFrame(frame, flushes: batch)
+            case .message:
+                connection.sendMessage(payload)
             }
         }
     }
+}
 
-    private static func deliver(_ delivery: Delivery, _ payload: OutboundPayload, to connection: WebSocketConnection,
-                                flushes: inout PendingFlushes?) {
-        switch delivery {
-        case .frame(let frame):
-            let batch: PendingFlushes
-            if let current = flushes, current.eventLoop === connection.eventLoop {
-                batch = current
-            } else {
-                batch = PendingFlushes.current(on: connection.eventLoop)
-                flushes = batch
-            }
-            connection.sendBroadcastFrame(frame, flushes: batch)
-        case .message: connection.sendMessage(payload)
+/// Connections that receive the same messages: a room, a topic, a pub/sub channel.
+///
+/// Members are kept per event loop, so a message sent to the group is framed once per loop
+/// and each loop writes to its own members only: the sender's loop at once, every other
+/// loop in one task. A member leaves by ``leave(_:)`` or when its connection closes.
+///
+/// ```swift
+/// let lobby = BroadcastGroup()
+/// let server = WebSocketServer { connection in
+///     lobby.join(connection)
+///     connection.onText { text in lobby.send(text) }
+/// }
+/// ```
+public final class BroadcastGroup: Sendable {
+    private struct Partition: Sendable {
+        let eventLoop: EventLoop
+        var members: Set<WebSocketConnection> = []
+    }
+
+    private let partitions = Mutex<[ObjectIdentifier: Partition]>([:])
+
+    public init() {}
+
+    /// Adds a connection (server side); false if it was a member already or has closed.
+    @discardableResult
+    public func join(_ connection: WebSocketConnection) -> Bool {
+        precondition(connection.role == .server, "BroadcastGroup takes server-side connections")
+        let loop = connection.eventLoop
+        let inserted = partitions.withLock { partitions in
+            partitions[ObjectIdentifier(loop), default: Partition(eventLoop: loop)].members.insert(connection).inserted
         }
+        if inserted { connection.noteMembership(in: self) }
+        return inserted
+    }
+
+    /// Removes a connection; false if it was not a member.
+    @discardableResult
+    public func leave(_ connection: WebSocketConnection) -> Bool {
+        let removed = partitions.withLock { partitions in
+            let key = ObjectIdentifier(connection.eventLoop)
+            guard partitions[key]?.members.remove(connection) != nil else { return false }
+            if partitions[key]?.members.isEmpty == true { partitions.removeValue(forKey: key) }
+            return true
+        }
+        if removed { connection.forgetMembership(in: self) }
+        return removed
+    }
+
+    /// The number of members.
+    public var count: Int {
+        partitions.withLock { $0.values.reduce(0) { $0 + $1.members.count } }
+    }
+
+    /// The members (a snapshot).
+    public var connections: [WebSocketConnection] {
+        partitions.withLock { $0.values.flatMap(\.members) }
+    }
+
+    /// Sends a text message to every member.
+    public func send(_ text: String) { send(.text(text)) }
+
+    /// Sends a binary message to every member.
+    public func send(_ data: ByteBuffer) { send(.binary(data)) }
+
+    private func send(_ payload: OutboundPayload) {
+        // Snapshots are references to each set's storage, not copies.
+        let snapshot = partitions.withLock { Array($0.values) }
+        var here: Set<WebSocketConnection>?
+        for partition in snapshot {
+            if partition.eventLoop.inEventLoop {
+                here = partition.members
+            } else {
+                let members = partition.members
+                partition.eventLoop.execute {
+                    WebSocketServer.deliverOnLoop(payload, to: members, filter: nil)
+                }
+            }
+        }
+        if let here { WebSocketServer.deliverOnLoop(payload, to: here, filter: nil) }
     }
 }
 
