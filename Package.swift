@@ -76,7 +76,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SocketIOConformance",
-            dependencies: ["SocketIO"]
+            dependencies: ["SocketIO", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .executableTarget(
             name: "AutobahnClient",

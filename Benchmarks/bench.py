@@ -37,9 +37,14 @@ def servers(args):
     node_env = {"NODE_PATH": os.environ.get("NODE_PATH", "/usr/share/nodejs")}
     py = sys.executable
     here = os.path.join(ROOT, "Benchmarks", "servers")
+    # Every peer runs on one thread, so Duplex is measured on one event loop too ("duplex")
+    # and, for reference, with its default of one event loop per core ("duplex-mt").
+    loops = os.cpu_count() or 1
+    echo = [duplex, "echo", "--host", HOST, "--port", "{port}", "--log-level", "error"]
+    has_broadcast = duplex_has_broadcast(duplex)
     result = [
-        Server("duplex", "Duplex", [duplex, "echo", "--host", HOST, "--port", "{port}", "--log-level", "error"], "ws",
-               broadcast=duplex_has_broadcast(duplex)),
+        Server("duplex", "Duplex", echo + ["--threads", "1"], "ws", broadcast=has_broadcast),
+        Server("duplex-mt", f"Duplex, {loops} loops", echo, "ws", broadcast=has_broadcast),
         Server("node-ws", "Node ws", ["node", os.path.join(here, "ws_server.js"), "{port}", HOST], "ws", env=node_env),
         Server("python-websockets", "Python websockets", [py, os.path.join(here, "websockets_server.py"), "{port}", HOST], "ws"),
         Server("python-socketio", "python-socketio", [py, os.path.join(here, "socketio_server.py"), "{port}", HOST], "socketio"),
@@ -52,8 +57,9 @@ def servers(args):
     if sio:
         result.insert(3, Server("duplex-socketio", "Duplex Socket.IO", sio.split(), "socketio"))
     elif os.path.exists(sio_binary):
-        result.insert(3, Server("duplex-socketio", "Duplex Socket.IO",
-                                [sio_binary, "--bench", "--host", HOST, "--port", "{port}"], "socketio"))
+        sio_command = [sio_binary, "--bench", "--host", HOST, "--port", "{port}"]
+        result.insert(4, Server("duplex-socketio", "Duplex Socket.IO", sio_command + ["--threads", "1"], "socketio"))
+        result.insert(5, Server("duplex-socketio-mt", f"Duplex Socket.IO, {loops} loops", sio_command, "socketio"))
     # Servers built outside this repository (uWebSockets, say), measured alongside:
     # --extra-server 'KEY=KIND:COMMAND' with KIND ws or socketio and {port} in COMMAND.
     for spec in args.extra_server:

@@ -2,6 +2,7 @@ import ArgumentParser
 import Duplex
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,7 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Messages smaller than this many bytes are sent uncompressed.") var deflateMinSize = 1024
     @Option(help: "PEM certificate chain: serve wss:// (with --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "Event-loop threads (default: one per core).") var threads: Int?
     @OptionGroup var limits: LimitOptions
 
     enum DeflateMode: String, ExpressibleByArgument, CaseIterable {
@@ -52,7 +54,9 @@ struct EchoCommand: AsyncParsableCommand {
             try configuration.useTLS(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
         }
         let room = BroadcastGroup()
-        let server = WebSocketServer(configuration: configuration) { connection in
+        let group: EventLoopGroup = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) }
+            ?? MultiThreadedEventLoopGroup.singleton
+        let server = WebSocketServer(configuration: configuration, group: group) { connection in
             if connection.path == "/broadcast" {
                 room.join(connection)
                 connection.onText { text in room.send(text) }

@@ -8,11 +8,14 @@
 // --interop: the server of the python-socketio interop tests (Tests/socketio) at
 // `/socket.io/`, with the handlers they use (see InteropHandlers.swift).
 //
+// --threads N: event loops (default: one per core).
+//
 // --bench: the server `duplex bench socketio` measures (same handlers as the peer in
 // Benchmarks/servers/socketio_server.py): "echo" is acked with its arguments, "broadcast"
 // emits "message" with its arguments to every socket. Default Engine.IO heartbeat.
 import Duplex
 import NIOCore
+import NIOPosix
 import SocketIO
 
 #if canImport(Glibc)
@@ -27,6 +30,7 @@ struct Arguments {
     var pingInterval: Int?
     var pingTimeout: Int?
     var connectTimeout: Int?
+    var threads: Int?
 
     init(_ argv: [String]) {
         var iterator = argv.dropFirst().makeIterator()
@@ -39,8 +43,9 @@ struct Arguments {
             case "--ping-interval": pingInterval = Int(iterator.next() ?? "")
             case "--ping-timeout": pingTimeout = Int(iterator.next() ?? "")
             case "--connect-timeout": connectTimeout = Int(iterator.next() ?? "")
+            case "--threads": threads = Int(iterator.next() ?? "")
             case "-h", "--help":
-                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS]")
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--threads N]")
                 exit(0)
             default:
                 print("unknown argument \(argument)")
@@ -101,7 +106,9 @@ if arguments.bench {
 }
 io.mount(into: &configuration)
 
-let server = WebSocketServer(configuration: configuration) { connection in
+let group: EventLoopGroup = arguments.threads.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) }
+    ?? MultiThreadedEventLoopGroup.singleton
+let server = WebSocketServer(configuration: configuration, group: group) { connection in
     if let engineEcho, engineEcho.accept(connection) { return }
     if io.accept(connection) { return }
     connection.close(code: .policyViolation, reason: "no such endpoint")

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import XCTest
 
 @testable import Duplex
@@ -119,5 +120,23 @@ final class ServerSafetyTests: XCTestCase {
         await eventually { !serverSide.all.isEmpty }
         XCTAssertEqual(serverSide.all.first?.code, .goingAway)
         XCTAssertEqual(serverSide.all.first?.wasClean, true)
+    }
+
+    func testBufferedAmountFromAnotherEventLoopDoesNotBlock() async throws {
+        let opened = Recorder<WebSocketConnection>()
+        let (server, port) = try await startEchoServer(onConnection: { opened.append($0) })
+        let socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/", configuration: clientConfiguration())
+        await eventually { !opened.all.isEmpty }
+        let connection = opened.all[0]
+        // Another event loop must not wait for this one (NIO traps a wait() there).
+        let other = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let fromOtherLoop = try await other.next().submit { connection.bufferedAmount }.get()
+        XCTAssertEqual(fromOtherLoop, 0)
+        let onItsLoop = try await connection.eventLoop.submit { connection.bufferedAmount }.get()
+        XCTAssertEqual(onItsLoop, 0)
+        XCTAssertEqual(connection.bufferedAmount, 0)
+        socket.close()
+        await server.close()
+        try await other.shutdownGracefully()
     }
 }

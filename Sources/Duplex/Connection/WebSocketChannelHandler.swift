@@ -25,6 +25,11 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         context.fireChannelReadComplete()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         connection.channelInactive()
         context.fireChannelInactive()

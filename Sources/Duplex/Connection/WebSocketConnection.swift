@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// How a connection ended: the browser's `CloseEvent`.
@@ -49,6 +50,8 @@ public final class WebSocketConnection: @unchecked Sendable {
     // MARK: Shared across threads (atomics only)
     private let state = Atomic<Int>(ReadyState.open.rawValue)
     private let dropped = Atomic<Int>(0)
+    /// `bufferedAmount` as of the last writability change, for readers on other event loops.
+    private let bufferedSnapshot = Atomic<Int>(0)
     private let streamRequested = Atomic<Bool>(false)
     private let streamBox = Mutex<MessageStream?>(nil)
 
@@ -254,11 +257,23 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     /// Bytes queued for the socket but not yet written (the browser's `bufferedAmount`).
+    /// Exact on the connection's event loop and on plain threads (which wait for the loop);
+    /// on another event loop, which must never block, the value as of the last change of
+    /// writability.
     public var bufferedAmount: Int {
         if eventLoop.inEventLoop {
             return (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         }
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil {
+            return bufferedSnapshot.load(ordering: .relaxed)
+        }
         return (try? channel.getOption(.bufferedWritableBytes).wait()) ?? 0
+    }
+
+    /// The channel crossed a water mark (called on the event loop).
+    func writabilityChanged() {
+        let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        bufferedSnapshot.store(buffered, ordering: .relaxed)
     }
 
     /// Writes a broadcast frame without flushing: the flush comes at the end of the read

@@ -198,7 +198,7 @@ final class PendingFlushes: @unchecked Sendable {  // confined to its event loop
     private var draining: [WebSocketConnection] = []
     private var scheduled = false
 
-    private nonisolated(unsafe) static let perThread = ThreadSpecificVariable<PendingFlushes>()
+    private static let perThread = ThreadSpecificVariable<PendingFlushes>()
 
     private init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
