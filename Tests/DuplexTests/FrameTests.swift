@@ -76,6 +76,18 @@ final class FrameReceiverTests: XCTestCase {
         }
     }
 
+    func testPrefixedTextFramesDecodeToThePrefixAndTheText() {
+        let allocator = ByteBufferAllocator()
+        let cases: [(String, MaskingKey?)] = [("[\"echo\",\"é\"]", nil), (String(repeating: "x", count: 300), .random()), ("", nil)]
+        for (text, mask) in cases {
+            let frame = FrameEncoder.textFrame(text, prefix: UInt8(ascii: "4"), mask: mask, allocator: allocator)
+            var r = receiver(server: mask != nil)
+            let (events, error) = feed([frame], into: &r)
+            XCTAssertNil(error)
+            XCTAssertEqual(texts(events), ["4" + text])
+        }
+    }
+
     func testFragmentsWithInterleavedPing() {
         var r = receiver()
         let (events, error) = feed([

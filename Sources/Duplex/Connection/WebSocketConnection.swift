@@ -219,6 +219,26 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends the ASCII byte `prefix` followed by `text` as one text message, without
+    /// building the joined string (Engine.IO puts its packet type before every message).
+    package func send(_ text: String, prefix: UInt8) {
+        precondition(prefix < 0x80, "the prefix must be ASCII")
+        if eventLoop.inEventLoop {
+            sendPrefixed(text, prefix)
+        } else {
+            eventLoop.execute { self.sendPrefixed(text, prefix) }
+        }
+    }
+
+    private func sendPrefixed(_ text: String, _ prefix: UInt8) {
+        guard readyState == .open, context != nil else { return }
+        if deflate?.shouldCompress(count: text.utf8.count + 1) == true {
+            sendMessage(.text(String(UnicodeScalar(prefix)) + text))
+            return
+        }
+        sendFrame { allocator, mask in FrameEncoder.textFrame(text, prefix: prefix, mask: mask, allocator: allocator) }
+    }
+
     /// Sends a binary message.
     public func send(_ data: ByteBuffer) {
         if eventLoop.inEventLoop {

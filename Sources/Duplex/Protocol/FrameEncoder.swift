@@ -54,6 +54,19 @@ enum FrameEncoder {
         return buffer
     }
 
+    /// A text frame whose payload is one ASCII byte followed by `text` (a protocol's type
+    /// prefix), without building the joined string.
+    static func textFrame(_ text: String, prefix: UInt8, mask: MaskingKey?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = text.utf8.count + 1
+        var buffer = allocator.buffer(capacity: headerLength(payloadLength: length, masked: mask != nil) + length)
+        writeHeader(into: &buffer, opcode: .text, length: length, mask: mask)
+        let start = buffer.writerIndex
+        buffer.writeInteger(prefix)
+        buffer.writeString(text)
+        if let mask { maskInPlace(&buffer, from: start, count: length, mask: mask) }
+        return buffer
+    }
+
     /// A close frame: code and a reason cut to fit the 125-byte control payload limit
     /// (at a character boundary).
     static func closeFrame(code: CloseCode?, reason: String, mask: MaskingKey?, allocator: ByteBufferAllocator) -> ByteBuffer {

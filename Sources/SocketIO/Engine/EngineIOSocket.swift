@@ -111,6 +111,16 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// The WebSocket that carries the session, when it is on one (for broadcasts).
     var currentWebSocket: WebSocketConnection? { state.phase == .websocket ? webSocket : nil }
 
+    /// One text MESSAGE packet: on an upgraded session straight into a WebSocket frame
+    /// (no packet array, no joined string).
+    func sendMessage(_ text: String) {
+        if state.phase == .websocket, let webSocket {
+            webSocket.send(text, prefix: UInt8(ascii: "0") + EngineIOPacketType.message.rawValue)
+        } else {
+            sendPackets([.message(text)])
+        }
+    }
+
     func sendPackets(_ packets: [EngineIOPacket]) {
         switch state.send(packets) {
         case .none:
@@ -444,18 +454,24 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
         }
         let role = self.role
         let connection = self.connection
-        session.run { session in
-            switch event {
-            case .packet(let packet):
-                if role == .main {
-                    session.receive(packet)
-                } else {
-                    session.receiveUpgrade(packet, from: connection)
-                }
-            case .failed(let reason):
-                session.webSocketFailed(connection, reason: reason)
-                connection.close()
+        if session.isOnLoop {
+            Self.dispatch(event, role: role, connection: connection, to: session)
+        } else {
+            session.run { Self.dispatch(event, role: role, connection: connection, to: $0) }
+        }
+    }
+
+    private static func dispatch(_ event: Event, role: Role, connection: WebSocketConnection, to session: EngineIOSocket) {
+        switch event {
+        case .packet(let packet):
+            if role == .main {
+                session.receive(packet)
+            } else {
+                session.receiveUpgrade(packet, from: connection)
             }
+        case .failed(let reason):
+            session.webSocketFailed(connection, reason: reason)
+            connection.close()
         }
     }
 

@@ -85,7 +85,11 @@ final class SocketIOClient: @unchecked Sendable {
 
     func write(_ encoded: SocketIOEncodedPacket, volatile: Bool) {
         if volatile && !engine.isWritable { return }
-        engine.sendPackets(encoded.engineIOPackets)
+        if encoded.attachments.isEmpty {
+            engine.sendMessage(encoded.text)
+        } else {
+            engine.sendPackets(encoded.engineIOPackets)
+        }
     }
 
     func remove(_ socket: SocketIOSocket) {

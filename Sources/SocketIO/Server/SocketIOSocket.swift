@@ -43,15 +43,26 @@ public enum SocketIOAckError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// The acknowledgement callback of an event: call it once with the answer.
 public struct SocketIOAck: Sendable {
-    private let sendOnce: @Sendable ([JSONValue]) -> Void
+    private let responder: Responder
 
-    init(_ send: @escaping @Sendable ([JSONValue]) -> Void) {
+    /// One object per acknowledgement (it is made for every event that asks for one).
+    final class Responder: Sendable {
+        let socket: SocketIOSocket
+        let ackID: Int
         let sent = Atomic<Bool>(false)
-        let box = UnsafeSendableBox(sent)
-        sendOnce = { arguments in
-            guard !box.value.exchange(true, ordering: .relaxed) else { return }
-            send(arguments)
+        init(socket: SocketIOSocket, ackID: Int) {
+            self.socket = socket
+            self.ackID = ackID
         }
+    }
+
+    init(socket: SocketIOSocket, ackID: Int) {
+        responder = Responder(socket: socket, ackID: ackID)
+    }
+
+    private func sendOnce(_ arguments: [JSONValue]) {
+        guard !responder.sent.exchange(true, ordering: .relaxed) else { return }
+        responder.socket.answer(ackID: responder.ackID, with: arguments)
     }
 
     /// Answers with these arguments (only the first answer is sent).
@@ -68,12 +79,6 @@ public struct SocketIOAck: Sendable {
     public func reply(encoding value: some Encodable) throws {
         sendOnce([try JSONValue(encoding: value)])
     }
-}
-
-/// `Atomic` is not copyable: a class keeps one shared by the closures.
-final class UnsafeSendableBox<Value: ~Copyable>: Sendable where Value: Sendable {
-    let value: Value
-    init(_ value: consuming Value) { self.value = value }
 }
 
 /// An event from a client.
@@ -152,6 +157,16 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     private func run(_ body: @escaping @Sendable (SocketIOSocket) -> Void) {
         client.engine.run { _ in body(self) }
+    }
+
+    /// Sends an acknowledgement (from any thread; at once when on the socket's loop).
+    func answer(ackID: Int, with arguments: [JSONValue]) {
+        let reply = SocketIOPacket.ack(arguments, namespace: namespace.name, ackID: ackID)
+        if client.engine.isOnLoop {
+            write(reply)
+        } else {
+            run { $0.write(reply) }
+        }
     }
 
     // MARK: - Handlers
@@ -365,14 +380,7 @@ public final class SocketIOSocket: @unchecked Sendable {
         switch packet.type {
         case .event, .binaryEvent:
             guard let name = packet.eventName else { return }
-            var ack: SocketIOAck?
-            if let ackID = packet.ackID {
-                let namespaceName = namespace.name
-                ack = SocketIOAck { [self] arguments in
-                    let reply = SocketIOPacket.ack(arguments, namespace: namespaceName, ackID: ackID)
-                    run { $0.write(reply) }
-                }
-            }
+            let ack = packet.ackID.map { SocketIOAck(socket: self, ackID: $0) }
             let event = SocketIOEvent(name: name, arguments: packet.arguments ?? [], ack: ack, socket: self)
             for handler in anyHandlers { handler(event) }
             for handler in handlers[name] ?? [] { handler(event) }
