@@ -15,19 +15,19 @@ Environment:
 import os
 import re
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-DUPLEX_BIN = os.environ.get("DUPLEX_BIN") or str(REPO / ".build" / "debug" / "duplex")
-ARTIFACT_DIR = Path(os.environ.get("ARTIFACT_DIR") or "/tmp/duplex-artifacts")
+sys.path.insert(0, str(HERE.parent))
+
+import duplex_process  # noqa: E402
+from duplex_process import DUPLEX_BIN, REPO, free_port  # noqa: E402
+
+ARTIFACT_DIR = duplex_process.ARTIFACT_ROOT
 TIMEOUT_MS = 10_000  # per expect/action: generous for a loaded 2-core CI box
 
 
@@ -54,12 +54,6 @@ def find_chromium():
     pytest.fail("chromium not found: run shared/browser/install (apt-get install chromium) or set CHROMIUM_BIN")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def safe_name(nodeid):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-120:]
 
@@ -77,39 +71,15 @@ class ChatServer:
         if not os.access(DUPLEX_BIN, os.X_OK):
             pytest.fail(f"server binary {DUPLEX_BIN} not found: run `swift build` or set DUPLEX_BIN")
         cmd = [DUPLEX_BIN, "chat", "--port", str(self.port), "--host", "127.0.0.1", "--memory"]
-        # Output goes to a file, never to an unread pipe (a full pipe would freeze the server).
-        with open(self.log_path, "a") as log:
-            log.write(f"$ {' '.join(cmd)}\n")
-            log.flush()
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(REPO)
-            )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore http_proxy
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                with opener.open(self.url, timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not answering GET {self.url} with 200 after {timeout}s; see {self.log_path}")
-            time.sleep(0.05)
+        try:
+            self.proc = duplex_process.start(cmd, "duplex chat", self.log_path,
+                                             duplex_process.answers_http(self.url), timeout=timeout, cwd=REPO)
+        except duplex_process.ServerStartError as error:
+            pytest.fail(str(error))
 
     def stop(self, timeout=10.0):
-        """SIGTERM, then wait; returns the exit code (kills after `timeout`)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
+        """SIGTERM, then wait; returns the exit code (killed after `timeout`)."""
+        return duplex_process.stop(self.proc, timeout)
 
 
 @pytest.fixture(scope="session")
@@ -131,10 +101,7 @@ def chat_server(request):
     try:
         yield server
     finally:
-        try:
-            server.stop(5)
-        except subprocess.TimeoutExpired:
-            pass
+        server.stop(5)
 
 
 class Users:

@@ -5,61 +5,36 @@ DUPLEX_BIN (default <repo>/.build/debug/duplex), ARTIFACT_DIR (default /tmp/dupl
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent.parent
-DUPLEX_BIN = os.environ.get("DUPLEX_BIN") or str(REPO / ".build" / "debug" / "duplex")
-ARTIFACT_DIR = Path(os.environ.get("ARTIFACT_DIR") or "/tmp/duplex-artifacts") / "chat"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import duplex_process  # noqa: E402
+from duplex_process import DUPLEX_BIN, free_port  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ARTIFACT_DIR = duplex_process.ARTIFACT_ROOT / "chat"
 
 
 class ChatProcess:
     def __init__(self, *args: str):
         self.port = free_port()
-        ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACT_DIR / f"chat-{self.port}.log"
         self.args = [DUPLEX_BIN, "chat", "--port", str(self.port), "--host", "127.0.0.1", *args]
         self.start()
 
     def start(self) -> None:
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"duplex chat exited early, see {self.log_path}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"duplex chat did not start, see {self.log_path}")
+        self.proc = duplex_process.start(self.args, "duplex chat", self.log_path,
+                                         duplex_process.answers_http(f"http://127.0.0.1:{self.port}/healthz"),
+                                         timeout=20)
 
     def url(self, query: str = "") -> str:
         return f"ws://127.0.0.1:{self.port}/{query}"
 
     def stop(self, timeout: float = 10) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
+        return duplex_process.stop(self.proc, timeout)
 
 
 @pytest.fixture

@@ -9,22 +9,20 @@ Environment:
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
-REPO = HERE.parent.parent
-DUPLEX_BIN = os.environ.get("DUPLEX_BIN") or str(REPO / ".build" / "debug" / "duplex")
-ARTIFACT_DIR = Path(os.environ.get("ARTIFACT_DIR") or "/tmp/duplex-artifacts") / "interop"
-HOST = "127.0.0.1"
+import duplex_process  # noqa: E402
+from duplex_process import DUPLEX_BIN, HOST, free_port  # noqa: E402
+
+ARTIFACT_DIR = duplex_process.ARTIFACT_ROOT / "interop"
 DEFAULT_TIMEOUT = float(os.environ.get("INTEROP_TIMEOUT", "60"))  # s per test (pytest-timeout)
 
 
@@ -32,12 +30,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 _help_text: str | None = None
@@ -66,40 +58,20 @@ class EchoServer:
         self.port = free_port()
         self.host = HOST
         self.args = [DUPLEX_BIN, "echo", "--port", str(self.port), "--host", HOST, *extra_args]
-        ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACT_DIR / f"server-{name}-{self.port}.log"
-        self.log = open(self.log_path, "wb")
-        self.log.write(("$ " + " ".join(self.args) + "\n").encode())
-        self.log.flush()
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self._wait_listening()
+        self.stopped = False
+        try:
+            self.proc = duplex_process.start(self.args, f"server {name}", self.log_path,
+                                             duplex_process.accepts_tcp(self.port))
+        except duplex_process.ServerStartError as error:
+            pytest.fail(str(error), pytrace=False)
 
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
     def log_tail(self, n: int = 40) -> str:
-        self.log.flush()
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-n:])
-
-    def _wait_listening(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server {self.name} exited with status {self.proc.returncode} before listening; "
-                            f"log {self.log_path}:\n{self.log_tail()}", pytrace=False)
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"server {self.name} did not accept on port {self.port} within {timeout}s; "
-                    f"log {self.log_path}:\n{self.log_tail()}", pytrace=False)
+        return duplex_process.log_tail(self.log_path, n)
 
     def assert_alive(self) -> None:
         if self.proc.poll() is not None:
@@ -107,14 +79,8 @@ class EchoServer:
                                  f"log {self.log_path}:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        duplex_process.stop(self.proc)
+        self.stopped = True
 
 
 _servers: list[EchoServer] = []
@@ -188,5 +154,5 @@ def _servers_survive():
     violation or an abrupt client must never take the process down."""
     yield
     for srv in _servers:
-        if not srv.log.closed:  # not stopped yet
+        if not srv.stopped:
             srv.assert_alive()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -24,11 +23,13 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-DUPLEX_BIN = os.environ.get("DUPLEX_BIN") or str(REPO / ".build" / "debug" / "duplex")
-ARTIFACT_DIR = Path(os.environ.get("ARTIFACT_DIR") or "/tmp/duplex-artifacts") / "interop_client"
+sys.path.insert(0, str(HERE.parent))
+
+import duplex_process  # noqa: E402
+from duplex_process import DUPLEX_BIN, HOST, free_port  # noqa: E402
+
+ARTIFACT_DIR = duplex_process.ARTIFACT_ROOT / "interop_client"
 NODE_PATH = os.environ.get("NODE_PATH") or "/usr/share/nodejs"
-HOST = "127.0.0.1"
 DEFAULT_TIMEOUT = float(os.environ.get("INTEROP_TIMEOUT", "60"))
 
 
@@ -36,12 +37,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def require_duplex():
@@ -77,13 +72,7 @@ class Process:
             pass
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        duplex_process.stop(self.proc)
 
 
 class ReferenceServer(Process):

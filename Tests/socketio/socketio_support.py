@@ -9,64 +9,41 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
-import subprocess
-import time
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
 import socketio
 
-REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duplex_process  # noqa: E402
+from duplex_process import REPO, free_port  # noqa: E402
+
 BIN = os.environ.get("SOCKETIO_CONFORMANCE_BIN") or str(REPO / ".build" / "debug" / "duplex-socketio-conformance")
-ARTIFACT_DIR = Path(os.environ.get("ARTIFACT_DIR") or "/tmp/duplex-artifacts") / "socketio"
+ARTIFACT_DIR = duplex_process.ARTIFACT_ROOT / "socketio"
 
 # The interop server's heartbeat (ms): short, so that a silent client dies quickly.
 PING_INTERVAL = 1000
 PING_TIMEOUT = 1000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ServerProcess:
     def __init__(self) -> None:
         self.port = free_port()
-        ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACT_DIR / f"socketio-{self.port}.log"
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
+        self.proc = duplex_process.start(
             [BIN, "--interop", "--port", str(self.port), "--ping-interval", str(PING_INTERVAL),
              "--ping-timeout", str(PING_TIMEOUT), "--connect-timeout", "3000"],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited early, see {self.log_path}"
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"server did not start, see {self.log_path}")
+            "duplex-socketio-conformance", self.log_path, duplex_process.answers_http(f"{self.url}/healthz"),
+            timeout=20)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        duplex_process.stop(self.proc)
 
 
 @pytest.fixture(scope="module")
