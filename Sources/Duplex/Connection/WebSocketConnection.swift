@@ -84,6 +84,8 @@ public final class WebSocketConnection: @unchecked Sendable {
         return created
     }
     private var handlers = Handlers()
+    /// The loop's copy of the `messages` stream's source (see ``takeRequestedSource()``).
+    private var loopSource: WebSocketMessageSequence.Producer.Source?
     /// permessage-deflate, when negotiated.
     private let deflate: PerMessageDeflateCodec?
     /// How a broadcast reaches this connection (immutable: read from any thread).
@@ -517,11 +519,19 @@ public final class WebSocketConnection: @unchecked Sendable {
             report(.handlerFailed("\(error)"))
             startClose(code: .internalServerError, reason: "internal error")
         }
-        if streamRequested.load(ordering: .acquiring), let stream = streamBox.withLock({ $0 }) {
-            if case .stopProducing = stream.source.yield(message) {
+        if let source = loopSource ?? takeRequestedSource() {
+            if case .stopProducing = source.yield(message) {
                 channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
             }
         }
+    }
+
+    /// The `messages` stream's source once someone asked for the stream, fetched under the
+    /// lock only once: from then on the event loop keeps its own copy.
+    private func takeRequestedSource() -> WebSocketMessageSequence.Producer.Source? {
+        guard streamRequested.load(ordering: .acquiring) else { return nil }
+        loopSource = streamBox.withLock { $0?.source }
+        return loopSource
     }
 
     func pauseReading() {
