@@ -144,7 +144,7 @@ final class PerMessageDeflateCodec {
 
     #if DEBUG
     /// Messages compressed by this process (debug builds only: tests check that a broadcast
-    /// compresses once).
+    /// compresses once per event loop).
     static let debugCompressions = Atomic<Int>(0)
     #endif
 

@@ -4,7 +4,7 @@
 /// - ``Mode/shared`` (the default): no context takeover in either direction, and the zlib
 ///   streams are shared by all connections of an event loop (as uWebSockets'
 ///   `SHARED_COMPRESSOR`). An idle connection holds no zlib state at all, and a broadcast is
-///   compressed once for every recipient.
+///   compressed once per event loop for all its recipients.
 /// - ``Mode/contextTakeover``: each connection keeps its own deflate and inflate streams
 ///   between messages (better ratio on similar consecutive messages, ~300 KB per connection
 ///   with the default window and memory level, created at the connection's first compressed

@@ -111,11 +111,10 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// The WebSocket that carries the session, when it is on one (for broadcasts).
     var currentWebSocket: WebSocketConnection? { state.phase == .websocket ? webSocket : nil }
 
-    /// One text MESSAGE packet: on an upgraded session straight into a WebSocket frame
-    /// (no packet array, no joined string).
+    /// One text MESSAGE packet; on an upgraded session without the packet array.
     func sendMessage(_ text: String) {
         if state.phase == .websocket, let webSocket {
-            webSocket.send(text, prefix: UInt8(ascii: "0") + EngineIOPacketType.message.rawValue)
+            webSocket.send(EngineIOPacket.message(text))
         } else {
             sendPackets([.message(text)])
         }
@@ -129,12 +128,7 @@ public final class EngineIOSocket: @unchecked Sendable {
             scheduleFlush()
         case .writeWebSocket(let packets):
             guard let webSocket else { return }
-            for packet in packets {
-                switch packet.webSocketFrame {
-                case .text(let text): webSocket.send(text)
-                case .binary(let data): webSocket.send(data)
-                }
-            }
+            for packet in packets { webSocket.send(packet) }
         }
     }
 
@@ -317,12 +311,7 @@ public final class EngineIOSocket: @unchecked Sendable {
             loop.withLock { $0 = target }
             let link = upgrade.link
             target.execute {
-                for packet in flush {
-                    switch packet.webSocketFrame {
-                    case .text(let text): connection.send(text)
-                    case .binary(let data): connection.send(data)
-                    }
-                }
+                for packet in flush { connection.send(packet) }
                 link.upgradeCompleted()
             }
         } else {
@@ -478,5 +467,16 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
     private enum Event: Sendable {
         case packet(EngineIOPacket)
         case failed(String)
+    }
+}
+
+extension WebSocketConnection {
+    /// Sends one Engine.IO packet in one frame (the encoding of ``EngineIOPacket/webSocketFrame``):
+    /// binary data as is, text as `<type digit><text>` without building the joined string.
+    func send(_ packet: EngineIOPacket) {
+        switch packet.body {
+        case .binary(let data): send(data)
+        case .text(let text): send(text, prefix: UInt8(ascii: "0") + packet.type.rawValue)
+        }
     }
 }
