@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Foundation
 import XCTest
 
 @testable import Duplex
@@ -32,6 +33,20 @@ final class HandshakeTests: XCTestCase {
 
     func testAcceptValueFromRFC6455() {
         XCTAssertEqual(Handshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    }
+
+    /// FIPS 180-4 test vectors, checked against Python's hashlib too (55/56/64-byte
+    /// messages cross the padding boundaries).
+    func testSHA1Vectors() {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        XCTAssertEqual(hex(SHA1.digest("".utf8)), "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        XCTAssertEqual(hex(SHA1.digest("abc".utf8)), "a9993e364706816aba3e25717850c26c9cd0d89d")
+        XCTAssertEqual(hex(SHA1.digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        XCTAssertEqual(hex(SHA1.digest([UInt8](repeating: 0x61, count: 1_000_000))), "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+        XCTAssertEqual(hex(SHA1.digest([UInt8](repeating: 0x62, count: 55))), "4d055f5334ac4bca50260deff4707cd8d4fc1454")
+        XCTAssertEqual(hex(SHA1.digest([UInt8](repeating: 0x62, count: 56))), "049adea016c8a8e3b7a9054aeeaa8643453bebd9")
+        XCTAssertEqual(hex(SHA1.digest([UInt8](repeating: 0x62, count: 64))), "9d682ff9a7018603023176b8c12926c6a15510ee")
     }
 
     func testValidRequest() throws {

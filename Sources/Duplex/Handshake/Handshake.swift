@@ -1,4 +1,3 @@
-import Crypto
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -79,8 +78,7 @@ public enum Handshake {
 
     /// `Sec-WebSocket-Accept`: base64(SHA-1(key + GUID)).
     public static func acceptValue(forKey key: String) -> String {
-        let digest = Insecure.SHA1.hash(data: Array((key + guid).utf8))
-        return Data(digest).base64EncodedString()
+        Data(SHA1.digest((key + guid).utf8)).base64EncodedString()
     }
 
     /// The subprotocols a client offers, in its order of preference.
