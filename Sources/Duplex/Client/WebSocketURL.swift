@@ -1,3 +1,5 @@
+import Foundation
+
 /// A parsed `ws://` or `wss://` URL (RFC 6455 §3). `http://` and `https://` are accepted
 /// and mean the same, as in browsers.
 public struct WebSocketURL: Sendable, Equatable, CustomStringConvertible {
