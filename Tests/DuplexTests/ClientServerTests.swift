@@ -94,6 +94,7 @@ final class ClientServerTests: XCTestCase {
     func testSubprotocolsAndHeaders() async throws {
         let (server, port) = try await startEchoServer({ configuration in
             configuration.selectSubprotocol = { offered, _ in offered.contains("chat.v2") ? "chat.v2" : nil }
+            configuration.allowedOrigins = .sameOrigin(alsoAllow: ["https://example.com"])
         })
         let socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/", protocols: ["chat.v1", "chat.v2"],
                                                  headers: ["Authorization": "Bearer t0ken", "Origin": "https://example.com"],
@@ -241,7 +242,7 @@ final class ClientServerTests: XCTestCase {
             configuration.webSocket.compression = PerMessageDeflateOptions(minimumSize: 1)
         })
         let raw = try await RawClient(port: port)
-        try await raw.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        try await raw.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                            + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
         await eventually { raw.bodyAfterHead != nil }
@@ -258,7 +259,7 @@ final class ClientServerTests: XCTestCase {
             configuration.webSocket.compression = .shared
         })
         let raw = try await RawClient(port: port)
-        try await raw.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        try await raw.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                            + "Sec-WebSocket-Extensions: permessage-deflate; =oops\r\n\r\n")
         await eventually { raw.isClosed }

@@ -24,7 +24,7 @@ final class ServerSafetyTests: XCTestCase {
         }
         let client = try await RawClient(port: port)
         let body = String(repeating: "x", count: 4096)
-        try await client.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try await client.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         await eventually { client.text.contains("\r\n\r\n") }
         XCTAssertTrue(client.text.hasPrefix("HTTP/1.1 413"), client.text)
         await server.close()
@@ -71,7 +71,7 @@ final class ServerSafetyTests: XCTestCase {
             }
         })
         let client = try await RawClient(port: port)
-        try await client.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        try await client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         await eventually { client.text.contains("\r\n\r\n") }
         XCTAssertTrue(client.text.hasPrefix("HTTP/1.1 101"), client.text)
@@ -90,7 +90,7 @@ final class ServerSafetyTests: XCTestCase {
             configuration.httpHandler = { request in request.eventLoop.makeSucceededFuture(HTTPResponse(body: "page\n")) }
         }
         let page = try await RawClient(port: port)
-        try await page.send("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await page.send("GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         await eventually { page.text.contains("page") }
         let socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/", configuration: clientConfiguration())
         await eventually { server.connections.count == 1 }

@@ -69,7 +69,7 @@ def test_max_connections_503_and_slot_freed(start_server):
         assert a.wait_eof(3)
         deadline = time.monotonic() + 3
         while True:  # the freed slot becomes available
-            r = rawws.http_exchange(srv.host, srv.port, rawws.build_request(host="x")[0])
+            r = rawws.http_exchange(srv.host, srv.port, rawws.build_request(host=f"{srv.host}:{srv.port}")[0])
             if r.status == 101 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

@@ -69,6 +69,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     var context: ChannelHandlerContext?
     private var receiver: FrameReceiver
     private var leftover: ByteBuffer?
+    /// What this connection holds against the server's memory budget: the unfinished
+    /// inbound message, and outbound bytes queued beyond the write buffer's high-water mark.
+    private var inboundCharge = BudgetCharge()
+    private var outboundCharge = BudgetCharge()
     var inReadCycle = false
     private var needsFlush = false
     /// Whether this connection waits in its loop's ``PendingFlushes``.
@@ -102,9 +106,12 @@ public final class WebSocketConnection: @unchecked Sendable {
     final class Settings: Sendable {
         let configuration: WebSocketConfiguration
         let logger: Logger
-        init(configuration: WebSocketConfiguration, logger: Logger) {
+        /// The server's bound on what its connections hold for peers (nil: none, as on clients).
+        let memoryBudget: MemoryBudget?
+        init(configuration: WebSocketConfiguration, logger: Logger, memoryBudget: MemoryBudget? = nil) {
             self.configuration = configuration
             self.logger = logger
+            self.memoryBudget = memoryBudget
         }
     }
 
@@ -296,6 +303,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     func writabilityChanged() {
         let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         bufferedSnapshot.store(buffered, ordering: .relaxed)
+        if channel.isWritable { outboundCharge.releaseAll(in: settings.memoryBudget) }
     }
 
     /// Writes a broadcast frame without flushing: the flush comes at the end of the read
@@ -401,6 +409,13 @@ public final class WebSocketConnection: @unchecked Sendable {
     private func admitSend() -> Bool {
         if channel.isWritable { return true }
         let buffered = bufferedAmount
+        // Past the high-water mark the backlog counts against the server's budget.
+        guard outboundCharge.update(to: buffered, in: settings.memoryBudget, holder: "outbound data of \(self)") else {
+            closing.failure = (.tryAgainLater, Self.budgetReason)
+            report(.backpressureLimitExceeded(bufferedBytes: buffered))
+            channel.close(promise: nil)
+            return false
+        }
         guard buffered > configuration.maxBufferedAmount else { return true }
         switch configuration.backpressurePolicy {
         case .dropMessages:
@@ -447,6 +462,12 @@ public final class WebSocketConnection: @unchecked Sendable {
             }
         } catch {
             fail(error)
+            return
+        }
+        // A message still being assembled after this read counts against the budget.
+        if !inputClosed, !inboundCharge.update(to: receiver.bufferedMessageBytes, in: settings.memoryBudget,
+                                               holder: "an unfinished message on \(self)") {
+            fail(ProtocolViolation(.tryAgainLater, Self.budgetReason))
             return
         }
         if !inputClosed && input.readableBytes > 0 {
@@ -635,7 +656,14 @@ public final class WebSocketConnection: @unchecked Sendable {
         channel.close(promise: nil)
     }
 
+    static let budgetReason = "server memory budget exceeded"
+    /// The write buffer's high-water mark on server connections: a backlog beyond it is
+    /// checked against `maxBufferedAmount` and charged to the server's memory budget.
+    static let outboundHighWaterMark = 64 * 1024
+
     func channelInactive() {
+        inboundCharge.releaseAll(in: settings.memoryBudget)
+        outboundCharge.releaseAll(in: settings.memoryBudget)
         guard readyState != .closed else { return }
         setState(.closed)
         let closingState = self.closingState

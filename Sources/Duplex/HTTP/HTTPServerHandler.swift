@@ -6,10 +6,17 @@ import NIOHTTP1
 /// or answers a plain request through the server's HTTP handler.
 ///
 /// Requests on one connection are answered in order: parts that arrive while a response
-/// is pending (a long poll) wait in `queued`.
-final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// is pending (a long poll) or while the client is not reading its responses wait in
+/// `queued`. Reading stops while that queue is over a small mark or the socket's write
+/// buffer is full, so a client that pipelines requests and never reads holds a bounded
+/// amount of the server's memory; one that keeps pushing past a hard limit is dropped.
+final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Queued request bytes above which reading pauses.
+    static let queueReadMark = 64 * 1024
 
     private let server: WebSocketServer
     private let decoder: RemovableChannelHandler
@@ -18,8 +25,13 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var bodyTooLarge = false
+    private var bodyCharge = BudgetCharge()
     private var responding = false
-    private var queued: [HTTPServerRequestPart] = []
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var queuedBytes = 0
+    /// A `read` held back by backpressure, issued when the queue drains.
+    private var readPending = false
+    private var draining = false
     private var idleTimer: Scheduled<Void>?
 
     init(server: WebSocketServer, decoder: RemovableChannelHandler, encoder: RemovableChannelHandler) {
@@ -35,11 +47,67 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         idleTimer = nil
+        bodyCharge.releaseAll(in: server.memoryBudget)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        bodyCharge.releaseAll(in: server.memoryBudget)
         server.httpChannelClosed(context.channel)
         context.fireChannelInactive()
+    }
+
+    // MARK: - Backpressure
+
+    /// Largest queue a connection may build (beyond it, it is dropped): one request body
+    /// plus the requests one read can carry while reading is already paused.
+    private var queueLimit: Int { max(server.configuration.maxRequestBodySize, 1024 * 1024) + Self.queueReadMark }
+
+    private func mustPauseReading(_ context: ChannelHandlerContext) -> Bool {
+        queuedBytes > Self.queueReadMark || !context.channel.isWritable
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if mustPauseReading(context) {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        guard readPending, !mustPauseReading(context) else { return }
+        readPending = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            processQueued(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Requests that waited (behind a long poll, or for the client to read) go on in order.
+    private func processQueued(context: ChannelHandlerContext) {
+        // A response written synchronously while draining lands here again: the loop
+        // below goes on instead (no recursion per pipelined request).
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while !responding, context.channel.isWritable, context.channel.isActive, let part = queued.popFirst() {
+            queuedBytes -= Self.cost(of: part)
+            process(part, context: context)
+        }
+        resumeReadingIfPossible(context: context)
+    }
+
+    /// What a waiting request part holds, roughly.
+    private static func cost(of part: HTTPServerRequestPart) -> Int {
+        switch part {
+        case .head(let head): 64 + head.uri.utf8.count + head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        case .body(let chunk): 16 + chunk.readableBytes
+        case .end: 16
+        }
     }
 
     /// Slowloris protection: a connection must complete each request head and body within
@@ -56,8 +124,16 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if responding {
+        if responding || !queued.isEmpty || !context.channel.isWritable {
+            queuedBytes += Self.cost(of: part)
             queued.append(part)
+            if queuedBytes > queueLimit {
+                server.configuration.logger.debug("closing HTTP connection: too many requests waiting for their responses",
+                                                  metadata: ["queued": "\(queuedBytes)"])
+                queued.removeAll()
+                queuedBytes = 0
+                context.close(promise: nil)
+            }
             return
         }
         process(part, context: context)
@@ -73,6 +149,13 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             if body.readableBytes + chunk.readableBytes > server.configuration.maxRequestBodySize {
                 bodyTooLarge = true
             } else if !bodyTooLarge {
+                guard bodyCharge.update(to: body.readableBytes + chunk.readableBytes, in: server.memoryBudget,
+                                        holder: "a request body from \(context.channel.remoteAddress.map { "\($0)" } ?? "?")") else {
+                    head = nil
+                    respond(HTTPResponse(status: .serviceUnavailable, body: "server busy: memory budget exceeded, try again later\n"),
+                            to: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), context: context, forceClose: true)
+                    return
+                }
                 body.writeBuffer(&chunk)
             }
         case .end:
@@ -80,7 +163,12 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = nil
             idleTimer?.cancel()
             idleTimer = nil
-            if bodyTooLarge {
+            // The body now belongs to the request (and its handler).
+            bodyCharge.releaseAll(in: server.memoryBudget)
+            if let refusal = server.requestPolicy.refusal(of: requestHead, loopbackOnly: server.isLoopbackOnly) {
+                server.configuration.logger.debug("request refused", metadata: ["reason": "\(refusal)", "uri": "\(requestHead.uri)"])
+                respond(HTTPResponse(status: .forbidden, body: refusal + "\n"), to: requestHead, context: context, forceClose: true)
+            } else if bodyTooLarge {
                 respond(HTTPResponse(status: .payloadTooLarge, body: "request body over \(server.configuration.maxRequestBodySize) bytes\n"),
                         to: requestHead, context: context, forceClose: true)
             } else if Handshake.isWebSocketAttempt(requestHead) {
@@ -104,7 +192,13 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         let configuration = server.configuration
         var extraHeaders: HTTPHeaders = [:]
         switch configuration.shouldUpgrade?(requestHead, context.channel.remoteAddress) ?? .accept() {
-        case .accept(let headers): extraHeaders = headers
+        case .accept(let headers):
+            if let field = headers.firstInvalidField {
+                server.configuration.logger.error("shouldUpgrade returned an invalid header; refusing the handshake", metadata: ["field": "\(field)"])
+                reject(HandshakeError(status: .internalServerError, reason: "internal server error"), requestHead, context: context)
+                return
+            }
+            extraHeaders = headers
         case .reject(let error):
             reject(error, requestHead, context: context)
             return
@@ -161,12 +255,18 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         do {
             try pipeline.addHandler(WebSocketChannelHandler(connection: connection))
             pipeline.removeHandler(encoder, promise: nil)
-            context.channel.setOption(ChannelOptions.writeBufferWaterMark,
-                                      value: .init(low: configuration.webSocket.maxBufferedAmount / 2,
-                                                   high: max(1, configuration.webSocket.maxBufferedAmount))).whenFailure { _ in }
+            // Past the high-water mark each send checks the backlog against the connection's
+            // limit and the server's memory budget; below it, sends cost nothing extra.
+            let limit = max(2, configuration.webSocket.maxBufferedAmount)
+            let high = min(limit, WebSocketConnection.outboundHighWaterMark)
+            context.channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high)).whenFailure { _ in }
             server.connectionOpened(connection)
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)
+            if readPending {
+                readPending = false
+                context.channel.read()
+            }
         } catch {
             configuration.logger.error("upgrade failed", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -207,9 +307,19 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func respond(_ response: HTTPResponse, to requestHead: HTTPRequestHead, context: ChannelHandlerContext, forceClose: Bool) {
         guard context.channel.isActive else { return }
+        var response = response
+        if let field = response.headers.firstInvalidField {
+            // CR/LF in a header would let request data (a decoded query value, say) write
+            // headers or a second response of its own: send nothing of it.
+            server.configuration.logger.error("refusing to send a response with an invalid header field; answering 500 instead",
+                                              metadata: ["field": "\(field)", "uri": "\(requestHead.uri)"])
+            response = HTTPResponse(status: .internalServerError, body: "internal server error\n")
+        }
         let keepAlive = requestHead.isKeepAlive && !forceClose && !server.isClosing
         var head = HTTPResponseHead(version: requestHead.version, status: response.status, headers: response.headers)
         head.headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.readableBytes)")
+        // No response body is to be sniffed into another type (an error text as HTML).
+        if !head.headers.contains(name: "x-content-type-options") { head.headers.add(name: "X-Content-Type-Options", value: "nosniff") }
         if !keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if response.body.readableBytes > 0 {
@@ -223,10 +333,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         armIdleTimer(context: context)
-        // Requests that arrived during a long poll are processed now, in order.
-        while !responding, !queued.isEmpty {
-            process(queued.removeFirst(), context: context)
-        }
+        processQueued(context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -236,6 +343,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
             head.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
             head.headers.add(name: "Connection", value: "close")
+            head.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            head.headers.add(name: "X-Content-Type-Options", value: "nosniff")
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             let channel = context.channel

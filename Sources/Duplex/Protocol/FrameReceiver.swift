@@ -92,7 +92,7 @@ struct FrameReceiver {
                     if let event = try finishFrame(header) { return event }
                     continue
                 }
-                prepareTarget(for: header)
+                prepareTarget(for: header, available: input.readableBytes)
                 state = .readingPayload(header, remaining: header.length, offset: 0)
 
             case .readingPayload(let header, let remaining, let offset):
@@ -210,15 +210,26 @@ struct FrameReceiver {
         return text
     }
 
-    private mutating func prepareTarget(for header: FrameHeader) {
+    /// Payload bytes reserved ahead of their arrival: a header only announces a length, so
+    /// the buffer grows as bytes come (a peer that sends headers alone holds next to nothing).
+    static let initialReservation = 64 * 1024
+
+    private mutating func prepareTarget(for header: FrameHeader, available: Int) {
         if header.opcode.isControl {
             control.clear()
         } else if header.opcode != .continuation {
-            // First frame of a message: size the buffer for it (most messages are one frame),
-            // with room for the 4-byte tail inflation appends to a compressed message.
-            message = ByteBufferAllocator().buffer(capacity: header.length + (header.rsv1 ? 4 : 0))
+            // First frame of a message: size the buffer for what has arrived (most messages
+            // are one frame and arrive whole), never for more than is announced, with room
+            // for the 4-byte tail inflation appends to a compressed message.
+            let expected = min(header.length, max(available, Self.initialReservation))
+            message = ByteBufferAllocator().buffer(capacity: expected + (header.rsv1 ? 4 : 0))
         }
     }
+
+    /// Bytes of the data message being assembled (counted against the server's memory budget).
+    var bufferedMessageBytes: Int { message.readableBytes }
+    /// Bytes reserved for the message being assembled (tests check nothing is reserved ahead).
+    var reservedMessageBytes: Int { message.capacity }
 
     private mutating func consumePayload(
         _ header: FrameHeader, from input: inout ByteBuffer, count: Int, offset: Int

@@ -33,6 +33,20 @@ public final class WebSocketServer: Sendable {
         /// Answers plain HTTP requests (pages, long polling). Without it they get 426.
         public var httpHandler: (@Sendable (HTTPRequest) -> EventLoopFuture<HTTPResponse>)?
         public var logger = Logger(label: "duplex")
+        /// Which web pages may open WebSockets and send requests (the `Origin` header):
+        /// by default the server's own pages only. Requests without `Origin` (non-browser
+        /// clients) always pass. See ``OriginPolicy``.
+        public var allowedOrigins: OriginPolicy = .sameOrigin()
+        /// Host names accepted in the `Host` header besides loopback names, when the server
+        /// listens on a loopback address (DNS rebinding protection: a page on a hostile name
+        /// that resolves to 127.0.0.1 is refused with 403). Ignored on other addresses.
+        public var allowedHosts: [String] = []
+        /// A server-wide bound, in bytes, on what connections hold for peers: unfinished
+        /// messages, request bodies being read, and outbound data beyond a connection's
+        /// high-water mark. A connection whose growth would pass it is refused (WebSocket
+        /// close 1013, HTTP 503) and a warning is logged. nil: no global bound (each
+        /// connection still has its own limits).
+        public var memoryBudget: Int? = 1024 * 1024 * 1024
         /// The listen backlog.
         public var backlog: Int32 = 1024
         /// TLS (wss://): when set, every connection starts with a TLS handshake. See
@@ -60,6 +74,12 @@ public final class WebSocketServer: Sendable {
 
     /// Configuration and logger, one copy shared by every connection.
     let connectionSettings: WebSocketConnection.Settings
+    /// The server-wide bound on buffered bytes (see `Configuration.memoryBudget`).
+    public let memoryBudget: MemoryBudget?
+    let requestPolicy: RequestPolicy
+    private let loopbackOnly = Atomic<Bool>(false)
+    /// Whether the server listens on loopback only (then `Host` is checked).
+    var isLoopbackOnly: Bool { loopbackOnly.load(ordering: .relaxed) }
 
     private struct State {
         var listener: Channel?
@@ -94,7 +114,10 @@ public final class WebSocketServer: Sendable {
         self.configuration = configuration
         self.group = group
         self.onConnection = onConnection
-        self.connectionSettings = .init(configuration: configuration.webSocket, logger: configuration.logger)
+        let budget = configuration.memoryBudget.map { MemoryBudget(limit: $0, logger: configuration.logger) }
+        self.memoryBudget = budget
+        self.requestPolicy = RequestPolicy(origins: configuration.allowedOrigins, allowedHosts: configuration.allowedHosts)
+        self.connectionSettings = .init(configuration: configuration.webSocket, logger: configuration.logger, memoryBudget: budget)
         self.closed = group.next().makePromise(of: Void.self)
     }
 
@@ -147,6 +170,7 @@ public final class WebSocketServer: Sendable {
             }
         let listener = try await bootstrap.bind(host: host, port: port).get()
         state.withLock { $0.listener = listener }
+        loopbackOnly.store(Self.isLoopback(listener.localAddress), ordering: .relaxed)
         if let interval = configuration.webSocket.pingInterval {
             let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
                 heartbeatTick()
@@ -155,6 +179,14 @@ public final class WebSocketServer: Sendable {
         }
         configuration.logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
         return listener.localAddress?.port ?? port
+    }
+
+    private static func isLoopback(_ address: SocketAddress?) -> Bool {
+        switch address {
+        case .v4(let v4): v4.address.sin_addr.s_addr.bigEndian >> 24 == 127
+        case .v6: address?.ipAddress == "::1"
+        default: false
+        }
     }
 
     private func configurePipeline(_ channel: Channel) throws {
