@@ -44,7 +44,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            resources: [.copy("Resources/index.html")]
+            resources: [.copy("Resources/index.html"), .copy("Resources/chat.js"), .copy("Resources/chat.css")]
         ),
         // Socket.IO v5 over Engine.IO v4: engine / parser / adapter / server.
         .target(

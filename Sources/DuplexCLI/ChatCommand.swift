@@ -15,6 +15,7 @@ struct ChatCommand: AsyncParsableCommand {
     @Flag(help: "Keep history in memory only (nothing written to disk).") var memory = false
     @Option(help: "Messages of history sent on join.") var history = 50
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @OptionGroup var exposure: ExposureOptions
 
     func run() async throws {
         var configuration = ChatServer.Configuration()
@@ -22,6 +23,7 @@ struct ChatCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.storage = memory ? .memory : .sqlite(path: db)
         configuration.settings.historyLimit = history
+        exposure.apply(to: &configuration.server)
         var logger = Logger(label: "duplex.chat")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.logger = logger

@@ -33,6 +33,7 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "Event-loop threads (default: one per core).") var threads: Int?
     @OptionGroup var limits: LimitOptions
+    @OptionGroup var exposure: ExposureOptions
 
     enum DeflateMode: String, ExpressibleByArgument, CaseIterable {
         case shared
@@ -46,6 +47,7 @@ struct EchoCommand: AsyncParsableCommand {
     func run() async throws {
         let suffix = self.suffix
         var configuration = limits.serverConfiguration(label: "duplex.echo")
+        exposure.apply(to: &configuration)
         if deflate {
             configuration.webSocket.compression = PerMessageDeflateOptions(
                 mode: deflateMode == .shared ? .shared : .contextTakeover, minimumSize: deflateMinSize)

@@ -119,6 +119,10 @@ class Users:
         page = ctx.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # The page is served with a strict Content-Security-Policy: anything it blocks
+        # (an inline script or style, a foreign connection) is an error of the page.
+        page.on("console", lambda msg: self.errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text else None)
 
         def on_dialog(dialog):
             self.dialogs.append(dialog.message)

@@ -22,9 +22,19 @@ XSS = "<img src=x onerror=alert(1)>"
 # --- helpers -----------------------------------------------------------------------------------
 
 
+def wait_until(page, expression, timeout=10.0):
+    """Polls a JavaScript expression from Python until it is truthy. The page's CSP forbids
+    eval, which Playwright needs to poll a predicate inside the page; page.evaluate goes
+    through the DevTools protocol instead."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {expression}"
+        time.sleep(0.05)
+
+
 def my_name(page):
     """The name the server gave this page (type 3 `you`, then type 5 renames), read from the raw envelopes."""
-    page.wait_for_function("window.duplexChat.received.some(m => m.type === 3)")
+    wait_until(page, "window.duplexChat.received.some(m => m.type === 3)")
     return page.evaluate(
         """() => {
             let me = null;
@@ -140,10 +150,8 @@ def test_two_users_chat(users):
 
     # The raw envelopes keep the classic fields; order of the classic types as seen by A.
     # Presence updates are coalesced (200 ms), so wait for the one after the leave.
-    a.wait_for_function(
-        "() => { const r = window.duplexChat.received, m = r[r.length - 1];"
-        " return m && m.type === 4 && Array.isArray(m.online) && m.online.length === 1; }",
-        timeout=10_000)
+    wait_until(a, "() => { const r = window.duplexChat.received, m = r[r.length - 1];"
+               " return m && m.type === 4 && Array.isArray(m.online) && m.online.length === 1; }")
     env = envelopes(a)
     for m in env:
         assert isinstance(m.get("type"), int) and isinstance(m.get("msg"), str), m
@@ -281,7 +289,7 @@ def test_labels_follow_browser_language(users):
     expect(zh.locator("#status")).to_have_text("已连接")
     assert zh.evaluate("document.documentElement.lang") == "zh-CN"
     # server-generated text stays exactly as the server sent it (not translated)
-    zh.wait_for_function("window.duplexChat.received.some(m => m.type === 0)")
+    wait_until(zh, "window.duplexChat.received.some(m => m.type === 0)")
     enter = [m for m in envelopes(zh) if m["type"] == 0][-1]
     expect(zh.locator("#messages .msg-enter .text").last).to_have_text(enter["msg"])
     assert_clean(users)
@@ -311,7 +319,7 @@ def test_reconnect_after_a_drop_does_not_duplicate_history(users):
     send_enter(b, "two")
     expect(chat_lines(a)).to_have_count(2)
     a.evaluate("window.duplexChat.socket.close()")  # the page reconnects on any close
-    a.wait_for_function("window.duplexChat.received.filter(m => m.type === 3).length === 2")
+    wait_until(a, "window.duplexChat.received.filter(m => m.type === 3).length === 2")
     expect(a.locator("#status")).to_have_attribute("data-state", "open")
     expect(a.locator("#online li")).to_have_count(2)
     expect(a.locator("#online li.me")).to_have_text(my_name(a))

@@ -174,7 +174,13 @@ def test_page_is_served_on_the_same_port(chat):
         body = response.read().decode()
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/html")
-    assert "<html" in body.lower() and "WebSocket" in body
+        csp = response.headers["Content-Security-Policy"]
+    assert "<html" in body.lower() and '<script src="/chat.js">' in body
+    # The page runs only its own script, and no other site may frame it.
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, csp
+    with urllib.request.urlopen(f"http://127.0.0.1:{chat.port}/chat.js", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        assert "WebSocket" in response.read().decode()
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(f"http://127.0.0.1:{chat.port}/nope", timeout=5)
     assert error.value.code == 404

@@ -38,7 +38,14 @@ public final class ChatServer: Sendable {
         var serverConfiguration = configuration.server
         serverConfiguration.logger = configuration.logger
         serverConfiguration.httpHandler = ChatPage.handler
-        let io = SocketIOServer()
+        // Pages of other origins that the server allows may use the polling transport too.
+        var ioOptions = SocketIOServerOptions()
+        switch serverConfiguration.allowedOrigins {
+        case .any: ioOptions.engine.cors = EngineIOCORSOptions(origin: .any)
+        case .sameOrigin(let listed) where !listed.isEmpty: ioOptions.engine.cors = EngineIOCORSOptions(origin: .list(listed))
+        case .sameOrigin: break
+        }
+        let io = SocketIOServer(options: ioOptions)
         io.mount(into: &serverConfiguration)
         SocketIOChatBridge.attach(io, to: hub)
         self.socketIO = io
@@ -78,25 +85,45 @@ public final class ChatServer: Sendable {
     }
 }
 
-/// The chat page, a package resource served at `/`.
+/// The chat page, package resources served at `/`, `/chat.js` and `/chat.css`.
 enum ChatPage {
-    static let html: ByteBuffer = {
-        guard let url = Bundle.module.url(forResource: "index", withExtension: "html"),
-              let data = try? Data(contentsOf: url)
-        else { return ByteBuffer(string: "<!doctype html><title>Duplex chat</title><p>The page resource is missing from this build.") }
+    static let html = resource("index", "html")
+    static let script = resource("chat", "js")
+    static let style = resource("chat", "css")
+
+    private static func resource(_ name: String, _ type: String) -> ByteBuffer {
+        guard let url = Bundle.module.url(forResource: name, withExtension: type), let data = try? Data(contentsOf: url) else {
+            return ByteBuffer(string: type == "html" ? "<!doctype html><title>Duplex chat</title><p>The page resource is missing from this build." : "")
+        }
         return ByteBuffer(bytes: data)
-    }()
+    }
+
+    /// The page runs only its own script and style, talks only to its own server, and may
+    /// not be framed by another site (clickjacking).
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+    private static func asset(_ body: ByteBuffer, type: String) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: [
+            "Content-Type": type,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": contentSecurityPolicy,
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",
+        ], body: body)
+    }
 
     @Sendable
     static func handler(_ request: HTTPRequest) -> EventLoopFuture<HTTPResponse> {
         let response: HTTPResponse
         switch (request.method, request.path) {
         case (.GET, "/"), (.GET, "/index.html"), (.HEAD, "/"):
-            response = HTTPResponse(status: .ok, headers: [
-                "Content-Type": "text/html; charset=utf-8",
-                "Cache-Control": "no-cache",
-                "X-Content-Type-Options": "nosniff",
-            ], body: html)
+            response = asset(html, type: "text/html; charset=utf-8")
+        case (.GET, "/chat.js"):
+            response = asset(script, type: "text/javascript; charset=utf-8")
+        case (.GET, "/chat.css"):
+            response = asset(style, type: "text/css; charset=utf-8")
         case (.GET, "/healthz"):
             response = HTTPResponse(status: .ok, body: "ok\n")
         default:

@@ -242,7 +242,10 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
         if !extensionsResponse.isEmpty { headers.add(name: "Sec-WebSocket-Extensions", value: extensionsResponse) }
         headers.add(contentsOf: extraHeaders)
-        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+        // Written now, flushed only once the connection is registered and its handler has
+        // run (joined its rooms): a client that sees the 101 is already in them.
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+        let channel = context.channel
 
         let connection = WebSocketConnection(
             role: .server, channel: context.channel, request: requestHead, subprotocol: subprotocol,
@@ -263,9 +266,10 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             server.connectionOpened(connection)
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)
+            channel.flush()
             if readPending {
                 readPending = false
-                context.channel.read()
+                channel.read()
             }
         } catch {
             configuration.logger.error("upgrade failed", metadata: ["error": "\(error)"])
