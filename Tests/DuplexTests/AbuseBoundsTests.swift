@@ -227,9 +227,9 @@ final class AbuseBoundsTests: XCTestCase {
 struct RawWebSocket {
     let client: RawClient
 
-    static func open(port: Int) async throws -> RawWebSocket {
+    static func open(port: Int, path: String = "/") async throws -> RawWebSocket {
         let client = try await RawClient(port: port)
-        try await client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        try await client.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         await eventually { client.text.contains("\r\n\r\n") }
         XCTAssertTrue(client.text.hasPrefix("HTTP/1.1 101"), client.text)

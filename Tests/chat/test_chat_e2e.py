@@ -184,3 +184,48 @@ def test_page_is_served_on_the_same_port(chat):
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(f"http://127.0.0.1:{chat.port}/nope", timeout=5)
     assert error.value.code == 404
+
+
+def test_an_oversized_frame_is_refused_at_its_header(chat):
+    """The chat's WebSockets have their own limit (the longest message a chat command can
+    be on the wire): a frame past it closes with 1009 as soon as its header arrives,
+    instead of being read, decoded and refused afterwards. A message a little over the
+    2,000-character limit is refused as a chat error and the connection stays."""
+    import socket
+    import struct
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "interop"))
+    import rawws
+
+    async def slightly_long():
+        a = await Client.open(chat.url())
+        await a.ws.send("x" * 2500)
+        refusal = await a.until(lambda e: e["type"] == 6)
+        assert "too long" in refusal["msg"].lower(), refusal
+        await a.ws.send("still here")
+        await a.until(lambda e: e["type"] == 2 and e["msg"].endswith("still here"))
+        await a.ws.close()
+
+    run(slightly_long())
+
+    # A 16 MiB frame announced by its header alone: the server answers 1009 without
+    # waiting for (or reserving) the payload.
+    with socket.create_connection(("127.0.0.1", chat.port), timeout=10) as sock:
+        request, _ = rawws.build_request("/", host=f"127.0.0.1:{chat.port}")
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        sock.sendall(bytes([0x81, 0xFF]) + struct.pack("!Q", 16 << 20) + b"\x00\x00\x00\x00")
+        data = head.split(b"\r\n\r\n", 1)[1]
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        close_at = data.rfind(b"\x88")
+        assert close_at >= 0, data[-200:]
+        assert struct.unpack("!H", data[close_at + 2:close_at + 4])[0] == 1009, data[close_at:]

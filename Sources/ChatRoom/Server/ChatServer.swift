@@ -38,6 +38,19 @@ public final class ChatServer: Sendable {
         var serverConfiguration = configuration.server
         serverConfiguration.logger = configuration.logger
         serverConfiguration.httpHandler = ChatPage.handler
+        // The chat's own WebSockets take frames up to what its longest message can be on the
+        // wire (a JSON command with every character escaped); larger ones close with 1009 at
+        // the frame header instead of being read, decoded and refused afterwards.
+        var chatWebSocket = serverConfiguration.webSocket
+        chatWebSocket.maxMessageSize = configuration.settings.maxMessageLength * 12 + 1024
+        let chatRoute = WebSocketRoute(configuration: chatWebSocket)
+        let previousUpgrade = serverConfiguration.shouldUpgrade
+        serverConfiguration.shouldUpgrade = { head, address in
+            switch previousUpgrade?(head, address) ?? .accept() {
+            case .accept(let headers, let route): .accept(headers: headers, route: route ?? chatRoute)
+            case .reject(let error): .reject(error)
+            }
+        }
         // Pages of other origins that the server allows may use the polling transport too.
         var ioOptions = SocketIOServerOptions()
         switch serverConfiguration.allowedOrigins {

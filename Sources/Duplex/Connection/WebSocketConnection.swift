@@ -79,6 +79,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     private var inPendingFlushes = false
     private var inputClosed = false
     private var awaitingPong = false
+    private var heartbeatTicks: UInt16 = 0
     /// Created when closing begins (or an error is reported): idle connections carry a pointer.
     private var closingState: ClosingState?
     private var closing: ClosingState {
@@ -632,9 +633,15 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
-    /// The heartbeat: called every `pingInterval` by the server or client.
-    func heartbeat() {
-        guard readyState == .open else { return }
+    /// The heartbeat: called every `pingInterval` by the client, every `tick` by the server
+    /// (the shortest interval of its routes: a connection with a longer one counts ticks).
+    func heartbeat(tick: TimeAmount? = nil) {
+        guard readyState == .open, let interval = configuration.pingInterval else { return }
+        if let tick, interval > tick {
+            heartbeatTicks &+= 1
+            guard Int64(heartbeatTicks) * tick.nanoseconds >= interval.nanoseconds else { return }
+            heartbeatTicks = 0
+        }
         if awaitingPong {
             logger.debug("heartbeat timeout: peer silent for a whole interval")
             closing.failure = (.abnormalClosure, "heartbeat timeout")

@@ -191,8 +191,10 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let configuration = server.configuration
         var extraHeaders: HTTPHeaders = [:]
+        let settings: WebSocketConnection.Settings
         switch configuration.shouldUpgrade?(requestHead, context.channel.remoteAddress) ?? .accept() {
-        case .accept(let headers):
+        case .accept(let headers, let route):
+            settings = route.map { server.settings(for: $0) } ?? server.connectionSettings
             if let field = headers.firstInvalidField {
                 server.configuration.logger.error("shouldUpgrade returned an invalid header; refusing the handshake", metadata: ["field": "\(field)"])
                 reject(HandshakeError(status: .internalServerError, reason: "internal server error"), requestHead, context: context)
@@ -209,7 +211,8 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var deflate: PerMessageDeflateCodec?
         var extensionsResponse = ""
         let extensionValues = requestHead.headers["sec-websocket-extensions"]
-        if !extensionValues.isEmpty, configuration.webSocket.compression != nil {
+        let webSocketConfiguration = settings.configuration
+        if !extensionValues.isEmpty, webSocketConfiguration.compression != nil {
             let offers: [WebSocketExtensionOffer]
             do {
                 offers = try ExtensionHeader.parse(extensionValues)
@@ -217,7 +220,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 reject(HandshakeError(status: .badRequest, reason: error.description), requestHead, context: context)
                 return
             }
-            if let options = configuration.webSocket.compression,
+            if let options = webSocketConfiguration.compression,
                let (response, agreement) = PerMessageDeflateNegotiation.accept(offers: offers, options: options) {
                 deflate = PerMessageDeflateCodec(agreement: agreement, options: options)
                 extensionsResponse = response
@@ -249,7 +252,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         let connection = WebSocketConnection(
             role: .server, channel: context.channel, request: requestHead, subprotocol: subprotocol,
-            extensions: extensionsResponse, settings: server.connectionSettings, deflate: deflate
+            extensions: extensionsResponse, settings: settings, deflate: deflate
         )
         // Swap the pipeline: the WebSocket handler goes in, the HTTP codec and this handler
         // go out. The decoder goes last: bytes it holds beyond the request are forwarded to
@@ -260,7 +263,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             pipeline.removeHandler(encoder, promise: nil)
             // Past the high-water mark each send checks the backlog against the connection's
             // limit and the server's memory budget; below it, sends cost nothing extra.
-            let limit = max(2, configuration.webSocket.maxBufferedAmount)
+            let limit = max(2, webSocketConfiguration.maxBufferedAmount)
             let high = min(limit, WebSocketConnection.outboundHighWaterMark)
             context.channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high)).whenFailure { _ in }
             server.connectionOpened(connection)

@@ -88,6 +88,10 @@ public final class WebSocketServer: Sendable {
         var webSocketCount = 0
         var reservedSlots = 0
         var heartbeat: RepeatedTask?
+        /// How often the heartbeat ticks: the shortest `pingInterval` of the server and its routes.
+        var heartbeatTick: TimeAmount?
+        /// Each route's connection settings, made once (routes are few and live long).
+        var routes: [ObjectIdentifier: (route: WebSocketRoute, settings: WebSocketConnection.Settings)] = [:]
         var closing = false
     }
 
@@ -171,12 +175,7 @@ public final class WebSocketServer: Sendable {
         let listener = try await bootstrap.bind(host: host, port: port).get()
         state.withLock { $0.listener = listener }
         loopbackOnly.store(Self.isLoopback(listener.localAddress), ordering: .relaxed)
-        if let interval = configuration.webSocket.pingInterval {
-            let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-                heartbeatTick()
-            }
-            state.withLock { $0.heartbeat = task }
-        }
+        if let interval = configuration.webSocket.pingInterval { scheduleHeartbeat(every: interval) }
         configuration.logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
         return listener.localAddress?.port ?? port
     }
@@ -287,13 +286,40 @@ public final class WebSocketServer: Sendable {
         }
     }
 
-    private func heartbeatTick() {
+    /// The connection settings of a route (made on its first handshake).
+    func settings(for route: WebSocketRoute) -> WebSocketConnection.Settings {
+        let key = ObjectIdentifier(route)
+        let (settings, isNew) = state.withLock { state in
+            if let known = state.routes[key] { return (known.settings, false) }
+            let made = WebSocketConnection.Settings(configuration: route.configuration, logger: configuration.logger,
+                                                    memoryBudget: memoryBudget)
+            state.routes[key] = (route, made)
+            return (made, true)
+        }
+        if isNew, let interval = route.configuration.pingInterval { scheduleHeartbeat(every: interval) }
+        return settings
+    }
+
+    /// Makes the heartbeat tick at least every `interval` (connections with longer
+    /// intervals count ticks).
+    private func scheduleHeartbeat(every interval: TimeAmount) {
+        state.withLock { state in
+            guard !state.closing, state.heartbeatTick.map({ interval < $0 }) ?? true else { return }
+            state.heartbeat?.cancel()
+            state.heartbeatTick = interval
+            state.heartbeat = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+                heartbeatTick(interval)
+            }
+        }
+    }
+
+    private func heartbeatTick(_ tick: TimeAmount) {
         var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
         for connection in connections {
             byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].1.append(connection)
         }
         for (_, (loop, group)) in byLoop {
-            loop.execute { for connection in group { connection.heartbeat() } }
+            loop.execute { for connection in group { connection.heartbeat(tick: tick) } }
         }
     }
 }
