@@ -33,11 +33,16 @@ class Prober(threading.Thread):
         self.latencies: list[float] = []
         self.failures: list[str] = []
         self.done = threading.Event()
+        self.t0 = time.monotonic()
 
     def run(self):
         while not self.done.wait(1.0):
+            started = time.monotonic() - self.t0
             outcome = timed_probe(self.probe)
-            (self.latencies if isinstance(outcome, float) else self.failures).append(outcome)
+            if isinstance(outcome, float):
+                self.latencies.append(outcome)
+            else:
+                self.failures.append(f"at {started:.1f} s: {outcome}")
 
     def stop(self):
         self.done.set()
@@ -94,15 +99,19 @@ def check(server, result, quiet, held, prober, last_probe):
 def test_echo_stops_reading_pipelined_requests_it_cannot_answer(echo):
     """`duplex echo` answers every GET with 426 (~150 bytes each for ~40 bytes of request).
 
-    Baseline: FAILS.
+    Baseline (af820c7, debug build): FAILS — in 12 s it took 5.3–9.6 MB, read 2.4–4.8 MB of
+    it and was still reading 10 s later (6.3 MB read in all in one run), VmRSS +77–113 MB
+    while held, and 4–6 of ~12 probes from another client got no echo within 2 s.
     """
     check(echo, *run_flood(echo, lambda: abuse_net.echo_roundtrip(echo.port, timeout=PROBE_DEADLINE)))
 
 
 def test_chat_stops_reading_pipelined_page_requests(chat):
-    """`duplex chat` answers every GET / with the page (~15 KB).
+    """`duplex chat` answers every GET / with the page (~20 KB).
 
-    Baseline: FAILS.
+    Baseline (af820c7, debug build): FAILS — in 12 s it took 7.2–7.5 MB, read 4.3–4.6 MB and
+    kept reading (everything sent, 7.5 MB, was read 10 s later), VmRSS +121–124 MB while
+    held, 0–2 /healthz probes over 2 s.
     """
     def healthz():
         response = abuse_net.http_get(chat.port, "/healthz", timeout=PROBE_DEADLINE)
