@@ -15,6 +15,7 @@ import time
 
 import abuse_net
 import abuse_proc
+import rawws
 from abuse_proc import MB, MiB
 
 TOTAL = 20 * MB
@@ -66,7 +67,7 @@ def timed_probe(probe) -> float | str:
 def run_flood(server, probe) -> tuple[abuse_net.FloodResult, abuse_net.Quiet, abuse_proc.MemorySample, Prober, float | str]:
     before = server.settled_memory()
     prober = Prober(probe)
-    hog = abuse_net.rawws.connect(abuse_net.HOST, server.port)
+    hog = rawws.connect(abuse_net.HOST, server.port)
     try:
         prober.start()
         result = abuse_net.flood(hog, pipelined_gets(server.port), TOTAL, pid=server.pid, time_limit=12)
