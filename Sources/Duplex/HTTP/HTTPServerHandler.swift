@@ -266,6 +266,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let limit = max(2, webSocketConfiguration.maxBufferedAmount)
             let high = min(limit, WebSocketConnection.outboundHighWaterMark)
             context.channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high)).whenFailure { _ in }
+            context.channel.setOption(ChannelOptions.maxMessagesPerRead, value: WebSocketServer.webSocketMessagesPerRead).whenFailure { _ in }
             server.connectionOpened(connection)
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)

@@ -160,7 +160,10 @@ public final class WebSocketServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            // One socket read per read event while a connection speaks HTTP: a client that
+            // pipelines requests gets at most one receive buffer parsed before reading
+            // pauses. WebSockets read up to `webSocketMessagesPerRead` at a time.
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
             // Small first reads: an idle connection's buffer stays small, busy ones grow it.
             .childChannelOption(ChannelOptions.recvAllocator,
                                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
@@ -179,6 +182,10 @@ public final class WebSocketServer: Sendable {
         configuration.logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
         return listener.localAddress?.port ?? port
     }
+
+    /// Socket reads per read event on an upgraded connection (a burst of small frames is
+    /// read in one go).
+    static let webSocketMessagesPerRead: UInt = 16
 
     private static func isLoopback(_ address: SocketAddress?) -> Bool {
         switch address {
