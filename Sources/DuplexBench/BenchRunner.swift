@@ -1,4 +1,5 @@
 import Foundation
+import Duplex
 import Histogram
 import NIOCore
 import NIOPosix
@@ -45,7 +46,7 @@ final class BenchRunner: Sendable {
         do {
             self.address = try SocketAddress.makeAddressResolvingHost(options.host, port: options.port)
         } catch {
-            throw BenchError.connectFailed("\(options.host):\(options.port): \(error)")
+            throw BenchError.connectFailed("\(options.host):\(options.port): \(SocketErrorText.describe(error))")
         }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
         self.loops = group.makeIterator().map { LoopContext(eventLoop: $0) }
@@ -109,7 +110,7 @@ final class BenchRunner: Sendable {
             _ = try await bootstrap.connect(to: address).get()
         } catch {
             ready.fail(error)
-            throw BenchError.connectFailed("\(options.host):\(options.port): \(error)")
+            throw BenchError.connectFailed("\(options.host):\(options.port): \(SocketErrorText.describe(error))")
         }
         try await ready.futureResult.get()
     }

@@ -2,6 +2,11 @@ import ArgumentParser
 import ChatRoom
 import Duplex
 import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +22,11 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @OptionGroup var exposure: ExposureOptions
 
+    func validate() throws {
+        try validatePort(port)
+        guard history >= 0 else { throw ValidationError("--history must be 0 or more") }
+    }
+
     func run() async throws {
         var configuration = ChatServer.Configuration()
         configuration.host = host
@@ -29,8 +39,8 @@ struct ChatCommand: AsyncParsableCommand {
         configuration.logger = logger
         let (server, bound) = try await ChatServer.start(configuration)
         print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(memory ? "in memory" : db))")
-        try await runUntilSignal(server.webSocketServer) {
-            await server.shutdown()
-        }
+        fflush(nil)  // a pipe or a log file gets the line now, not at exit
+        // Socket.IO first (held polls are answered with a close packet), then the WebSockets.
+        try await runUntilSignal(server.webSocketServer) { await server.shutdown() }
     }
 }

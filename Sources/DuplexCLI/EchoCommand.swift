@@ -41,6 +41,7 @@ struct EchoCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        try validatePort(port)
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Dispatch
 import Duplex
 #if canImport(Glibc)
@@ -6,20 +7,24 @@ import Glibc
 import Darwin
 #endif
 
-/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully (close 1001).
-func runUntilSignal(_ server: WebSocketServer, beforeExit: @escaping @Sendable () async -> Void = {}) async throws {
+/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully with `shutdown`
+/// (by default: close 1001 to every client); returns once the server has closed.
+func runUntilSignal(_ server: WebSocketServer, shutdown: (@Sendable () async -> Void)? = nil) async throws {
+    let shutdown = shutdown ?? { await server.close() }
     let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
         source.setEventHandler {
-            Task {
-                await server.close()
-            }
+            Task { await shutdown() }
         }
         source.resume()
         return source
     }
     try await server.run()
-    await beforeExit()
     sources.forEach { $0.cancel() }
+}
+
+/// Ports are 0 (any free one) to 65535: a larger number must not wrap to another port.
+func validatePort(_ port: Int) throws {
+    guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 (any free port) to 65535, not \(port)") }
 }

@@ -79,8 +79,13 @@ public final class ChatServer: Sendable {
         case .sqlite(let path): store = try await SQLiteHistoryStore.open(path: path, logger: configuration.logger)
         }
         let server = ChatServer(configuration: configuration, store: store, group: group)
-        let port = try await server.webSocketServer.listen(port: configuration.port, host: configuration.host)
-        return (server, port)
+        do {
+            let port = try await server.webSocketServer.listen(port: configuration.port, host: configuration.host)
+            return (server, port)
+        } catch {
+            try? await store.close().get()  // an open store must be closed, whatever failed
+            throw error
+        }
     }
 
     /// Waits until the server is closed.

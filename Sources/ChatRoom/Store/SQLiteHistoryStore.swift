@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import SQLiteNIO
@@ -11,9 +12,26 @@ public final class SQLiteHistoryStore: HistoryStore {
         self.connection = connection
     }
 
-    /// Opens (and creates if needed) the database at `path`.
+    /// Opens (and creates if needed) the database at `path`. Errors say what is wrong with
+    /// the path (a missing folder, no permission, a read-only file) rather than SQLite's code.
     public static func open(path: String, logger: Logger = Logger(label: "duplex.chat.sqlite")) async throws -> SQLiteHistoryStore {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw SQLiteHistoryStoreError.cannotOpen(path: path, reason: SQLiteHistoryStoreError.explain(path: path, error))
+        }
+        do {
+            try await prepare(connection)
+        } catch {
+            // A connection that opened must be closed, whatever failed after.
+            try? await connection.close().get()
+            throw SQLiteHistoryStoreError.cannotOpen(path: path, reason: SQLiteHistoryStoreError.explain(path: path, error))
+        }
+        return SQLiteHistoryStore(connection: connection)
+    }
+
+    private static func prepare(_ connection: SQLiteConnection) async throws {
         for statement in [
             "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = NORMAL",
@@ -30,7 +48,6 @@ public final class SQLiteHistoryStore: HistoryStore {
         ] {
             _ = try await connection.query(statement)
         }
-        return SQLiteHistoryStore(connection: connection)
     }
 
     public func append(_ message: StoredMessage) -> EventLoopFuture<StoredMessage> {
@@ -68,6 +85,35 @@ public final class SQLiteHistoryStore: HistoryStore {
     }
 }
 
-enum SQLiteHistoryStoreError: Error {
+public enum SQLiteHistoryStoreError: Error, CustomStringConvertible {
     case noID
+    case cannotOpen(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .noID: "the database returned no id for a stored message"
+        case .cannotOpen(let path, let reason): "cannot open the chat history at \(path): \(reason) (use --db PATH, or --memory for no file)"
+        }
+    }
+
+    /// What is wrong with the path, checked on the file system.
+    static func explain(path: String, _ error: Error) -> String {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let files = FileManager.default
+        var isFolder: ObjCBool = false
+        if !files.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+            return "the folder \(folder) does not exist"
+        }
+        if files.fileExists(atPath: path) {
+            if !files.isWritableFile(atPath: path) { return "the file is read-only" }
+        } else if !files.isWritableFile(atPath: folder) {
+            return "the folder \(folder) is not writable"
+        }
+        let text = "\(error)"
+        if text.localizedCaseInsensitiveContains("readonly") || text.localizedCaseInsensitiveContains("read-only") {
+            return "the database is read-only (\(text))"
+        }
+        return text
+    }
 }

@@ -175,7 +175,13 @@ public final class WebSocketServer: Sendable {
                     try self.configurePipeline(channel)
                 }
             }
-        let listener = try await bootstrap.bind(host: host, port: port).get()
+        guard (0...65535).contains(port) else { throw WebSocketServerError.invalidPort(port) }
+        let listener: Channel
+        do {
+            listener = try await bootstrap.bind(host: host, port: port).get()
+        } catch {
+            throw WebSocketServerError.from(error, host: host, port: port)
+        }
         state.withLock { $0.listener = listener }
         loopbackOnly.store(Self.isLoopback(listener.localAddress), ordering: .relaxed)
         if let interval = configuration.webSocket.pingInterval { scheduleHeartbeat(every: interval) }
@@ -228,9 +234,14 @@ public final class WebSocketServer: Sendable {
     /// Graceful shutdown: stops accepting, sends close 1001 to every client, waits up to
     /// `timeout` for their close frames, then drops whatever is left.
     public func close(code: CloseCode = .goingAway, reason: String = "server shutting down", timeout: TimeAmount = .seconds(3)) async {
-        let (listener, connections, heartbeat) = state.withLock { state in
-            state.closing = true
-            return (state.listener, Self.webSockets(state), state.heartbeat)
+        let (alreadyClosing, listener, connections, heartbeat) = state.withLock { state in
+            defer { state.closing = true }
+            return (state.closing, state.listener, Self.webSockets(state), state.heartbeat)
+        }
+        // A second call (a signal during shutdown) waits for the first one.
+        guard !alreadyClosing else {
+            try? await closed.futureResult.get()
+            return
         }
         heartbeat?.cancel()
         try? await listener?.close()
