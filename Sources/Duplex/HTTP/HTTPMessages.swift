@@ -20,7 +20,7 @@ public struct HTTPRequest: Sendable {
 
     public init(head: HTTPRequestHead, body: ByteBuffer, remoteAddress: SocketAddress?, eventLoop: EventLoop, connectionClosed: EventLoopFuture<Void>) {
         self.head = head
-        (self.path, self.query) = WebSocketConnection.splitURI(head.uri)
+        (self.path, self.query) = URIQuery.split(head.uri)
         self.body = body
         self.remoteAddress = remoteAddress
         self.eventLoop = eventLoop
