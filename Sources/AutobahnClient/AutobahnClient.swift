@@ -112,8 +112,7 @@ struct AutobahnClient {
     }
 
     static func log(_ line: String) {
-        let text = line + "\n"
-        _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress!, text.utf8.count) }
+        writeStandardError(line + "\n")
     }
 }
 

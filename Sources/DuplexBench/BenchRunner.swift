@@ -211,18 +211,6 @@ final class BenchRunner: Sendable {
     }
 }
 
-func writeStandardError(_ text: String) {
-    var text = text
-    text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-            if written <= 0 { break }
-            offset += written
-        }
-    }
-}
-
 func formatCount(_ value: Double) -> String {
     if value >= 10_000_000 { return String(format: "%.1fM", value / 1e6) }
     if value >= 10_000 { return String(format: "%.1fk", value / 1e3) }

@@ -1,3 +1,4 @@
+import Duplex
 import NIOCore
 
 /// What a connection of the generator does once upgraded: echo, broadcast, Socket.IO, idle.
@@ -175,7 +176,7 @@ final class LoadHandler<Session: BenchSession>: ChannelInboundHandler, LoadConne
             return
         }
         let accept = lines.dropFirst().first { $0.lowercased().hasPrefix("sec-websocket-accept:") }
-        let acceptValue = accept.map { $0.dropFirst("sec-websocket-accept:".count).trimmingSpaces() }
+        let acceptValue = accept.map { $0.dropFirst("sec-websocket-accept:".count).trimmingASCIISpaces() }
         guard acceptValue == ClientWire.expectedAccept else {
             failUpgrade(context: context, "bad Sec-WebSocket-Accept \(acceptValue ?? "(missing)")")
             return
@@ -235,8 +236,3 @@ final class LoadHandler<Session: BenchSession>: ChannelInboundHandler, LoadConne
     }
 }
 
-extension Substring {
-    func trimmingSpaces() -> String {
-        String(self.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Duplex
 import DuplexBench
 #if canImport(Glibc)
 import Glibc
@@ -67,14 +68,7 @@ struct BenchCommonOptions: ParsableArguments {
 }
 
 func printError(_ message: String) {
-    var message = message + "\n"
-    message.withUTF8 { bytes in
-        #if canImport(Glibc)
-        _ = Glibc.write(2, bytes.baseAddress, bytes.count)
-        #else
-        _ = Darwin.write(2, bytes.baseAddress, bytes.count)
-        #endif
-    }
+    writeStandardError(message + "\n")
 }
 
 struct BenchEcho: AsyncParsableCommand {

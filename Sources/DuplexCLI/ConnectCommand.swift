@@ -64,7 +64,7 @@ struct ConnectCommand: AsyncParsableCommand {
         var headers = HTTPHeaders()
         for line in header {
             let colon = line.firstIndex(of: ":")!
-            headers.add(name: String(line[..<colon]).trimmedSpaces(), value: String(line[line.index(after: colon)...]).trimmedSpaces())
+            headers.add(name: line[..<colon].trimmingASCIISpaces(), value: line[line.index(after: colon)...].trimmingASCIISpaces())
         }
 
         let socket: WebSocket
@@ -174,11 +174,3 @@ enum Output {
     }
 }
 
-extension String {
-    func trimmedSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
-    }
-}
