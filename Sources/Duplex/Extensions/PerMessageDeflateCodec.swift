@@ -9,15 +9,8 @@ import Synchronization
 /// an idle connection holds no zlib state. Streams are created on first use and reset
 /// before each message; a thread only ever touches its own workspace, so no locking.
 final class DeflateWorkspace: @unchecked Sendable {
-    private static let perThread = ThreadSpecificVariable<DeflateWorkspace>()
-
-    /// The calling thread's workspace.
-    static var current: DeflateWorkspace {
-        if let workspace = perThread.currentValue { return workspace }
-        let workspace = DeflateWorkspace()
-        perThread.currentValue = workspace
-        return workspace
-    }
+    /// The calling thread's workspace (kept in ``LoopData``).
+    static var current: DeflateWorkspace { LoopData.current.deflate }
 
     struct CompressorKey: Hashable {
         var windowBits: Int32

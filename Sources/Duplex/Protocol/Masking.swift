@@ -62,17 +62,11 @@ struct MaskingKey: Sendable, Equatable {
     }
 }
 
-/// System randomness fetched in blocks, one pool per thread (no locking).
+/// System randomness fetched in blocks, one pool per thread (kept in ``LoopData``: no locking).
 final class MaskingKeyPool: @unchecked Sendable {
-    private static let perThread = ThreadSpecificVariable<MaskingKeyPool>()
     private static let size = 512
 
-    static var current: MaskingKeyPool {
-        if let pool = perThread.currentValue { return pool }
-        let pool = MaskingKeyPool()
-        perThread.currentValue = pool
-        return pool
-    }
+    static var current: MaskingKeyPool { LoopData.current.maskingKeys }
 
     private var words = [UInt32](repeating: 0, count: MaskingKeyPool.size)
     private var index = MaskingKeyPool.size

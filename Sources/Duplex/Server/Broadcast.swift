@@ -35,20 +35,9 @@ extension WebSocketServer {
     /// (``PendingFlushes``), so a burst of broadcasts shares one system call per recipient.
     static func broadcast(_ payload: OutboundPayload, to recipients: some Sequence<WebSocketConnection>,
                           filter: (@Sendable (WebSocketConnection) -> Bool)?) {
-        var here: [WebSocketConnection] = []
-        var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
-        for connection in recipients where connection.role == .server {
-            let loop = connection.eventLoop
-            if loop.inEventLoop {
-                here.append(connection)
-            } else {
-                byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append(connection)
-            }
+        forEachEventLoop(recipients.lazy.filter { $0.role == .server }, loop: \.eventLoop) { group in
+            deliverOnLoop(payload, to: group, filter: filter)
         }
-        for (_, (loop, group)) in byLoop {
-            loop.execute { deliverOnLoop(payload, to: group, filter: filter) }
-        }
-        if !here.isEmpty { deliverOnLoop(payload, to: here, filter: filter) }
     }
 
     /// How one recipient gets the message.
@@ -94,7 +83,7 @@ extension WebSocketServer {
             }
             switch delivery {
             case .frame(let frame):
-                let batch = flushes ?? PendingFlushes.current(on: connection.eventLoop)
+                let batch = flushes ?? LoopData.current.pendingFlushes(on: connection.eventLoop)
                 flushes = batch
                 connection.sendBroadcastFrame(frame, flushes: batch)
             case .message:
@@ -109,24 +98,14 @@ extension WebSocketServer {
 /// the reads of the current tick and flushes each queued connection once: however many
 /// broadcasts reach a connection in one tick, it costs one `write` system call. No
 /// allocation per message: the lists keep their capacity, and there is one task per tick.
-final class PendingFlushes: @unchecked Sendable {  // confined to its event loop
+final class PendingFlushes: @unchecked Sendable {  // confined to its event loop (in its ``LoopData``)
     let eventLoop: EventLoop
     private var queued: [WebSocketConnection] = []
     private var draining: [WebSocketConnection] = []
     private var scheduled = false
 
-    private static let perThread = ThreadSpecificVariable<PendingFlushes>()
-
-    private init(eventLoop: EventLoop) {
+    init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
-    }
-
-    /// The list of the calling thread, which must be `eventLoop`'s.
-    static func current(on eventLoop: EventLoop) -> PendingFlushes {
-        if let existing = perThread.currentValue, existing.eventLoop === eventLoop { return existing }
-        let created = PendingFlushes(eventLoop: eventLoop)
-        perThread.currentValue = created
-        return created
     }
 
     /// Queues `connection` for the flush at the end of this tick (the caller checks that it

@@ -332,12 +332,8 @@ public final class WebSocketServer: Sendable {
     }
 
     private func heartbeatTick(_ tick: TimeAmount) {
-        var byLoop: [ObjectIdentifier: (EventLoop, [WebSocketConnection])] = [:]
-        for connection in connections {
-            byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].1.append(connection)
-        }
-        for (_, (loop, group)) in byLoop {
-            loop.execute { for connection in group { connection.heartbeat(tick: tick) } }
+        forEachEventLoop(connections, loop: \.eventLoop) { group in
+            for connection in group { connection.heartbeat(tick: tick) }
         }
     }
 }
