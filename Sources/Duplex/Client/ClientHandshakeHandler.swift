@@ -139,7 +139,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             }
             state = .refused(head, body: body)
         case (.end, .refused(let head, let body)):
-            fail(refusal(head, body: body), context: context)
+            fail(ClientHandshake.refusal(head, body: body), context: context)
         case (.end, .upgrading(let requestHead, let subprotocol, let extensions, let deflate)):
             upgrade(context: context, requestHead: requestHead, subprotocol: subprotocol, extensions: extensions, deflate: deflate)
         default:
@@ -147,47 +147,9 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    private func refusal(_ head: HTTPResponseHead, body: ByteBuffer) -> WebSocketClientError {
-        let code = Int(head.status.code)
-        if (300...399).contains(code) {
-            return .redirect(status: code, location: head.headers.first(name: "location"))
-        }
-        return .unexpectedStatus(status: code, reason: head.status.reasonPhrase, body: String(decoding: body.readableBytesView, as: UTF8.self))
-    }
-
-    /// Checks a 101 response (RFC 6455 §4.1, "the client MUST validate the server's response").
     private func validate(_ head: HTTPResponseHead) throws(WebSocketClientError) -> State {
-        guard head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) else {
-            throw .invalidResponse("missing header Upgrade: websocket")
-        }
-        guard head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) else {
-            throw .invalidResponse("missing header Connection: Upgrade")
-        }
-        let expected = Handshake.acceptValue(forKey: key)
-        let accepts = head.headers["sec-websocket-accept"]
-        guard accepts.count == 1, accepts[0].trimmingASCIISpaces() == expected else {
-            throw .badAcceptKey(expected: expected, received: accepts.first)
-        }
-        var subprotocol: String?
-        let protocols = head.headers["sec-websocket-protocol"]
-        if !protocols.isEmpty {
-            let chosen = protocols.joined(separator: ",").trimmingASCIISpaces()
-            guard protocols.count == 1, request.protocols.contains(chosen) else {
-                throw .invalidResponse("server chose subprotocol \"\(chosen)\", which was not offered")
-            }
-            subprotocol = chosen
-        }
-        let extensionValues = head.headers["sec-websocket-extensions"]
-        var deflate: PerMessageDeflateCodec?
-        do {
-            if let agreement = try PerMessageDeflateNegotiation.checkResponse(extensionValues, options: request.configuration.compression) {
-                deflate = PerMessageDeflateCodec(agreement: agreement, options: request.configuration.compression!)
-            }
-        } catch {
-            throw .invalidResponse(error.reason)
-        }
-        return .upgrading(requestHead!, subprotocol: subprotocol,
-                          extensions: extensionValues.joined(separator: ", "), deflate: deflate)
+        let accepted = try ClientHandshake.validate(head, key: key, protocols: request.protocols, compression: request.configuration.compression)
+        return .upgrading(requestHead!, subprotocol: accepted.subprotocol, extensions: accepted.extensions, deflate: accepted.deflate)
     }
 
     /// Swaps the pipeline in two steps. The response decoder also watches outbound writes

@@ -190,69 +190,37 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let configuration = server.configuration
-        var extraHeaders: HTTPHeaders = [:]
         let settings: WebSocketConnection.Settings
-        switch configuration.shouldUpgrade?(requestHead, context.channel.remoteAddress) ?? .accept() {
-        case .accept(let headers, let route):
-            settings = route.map { server.settings(for: $0) } ?? server.connectionSettings
-            if let field = headers.firstInvalidField {
-                server.configuration.logger.error("shouldUpgrade returned an invalid header; refusing the handshake", metadata: ["field": "\(field)"])
-                reject(HandshakeError(status: .internalServerError, reason: "internal server error"), requestHead, context: context)
-                return
+        let accepted: ServerHandshake.Accepted
+        do throws(HandshakeError) {
+            switch configuration.shouldUpgrade?(requestHead, context.channel.remoteAddress) ?? .accept() {
+            case .accept(let headers, let route):
+                settings = route.map { server.settings(for: $0) } ?? server.connectionSettings
+                if let field = headers.firstInvalidField {
+                    configuration.logger.error("shouldUpgrade returned an invalid header; refusing the handshake", metadata: ["field": "\(field)"])
+                }
+                accepted = try ServerHandshake.negotiate(requestHead, key: key, extraHeaders: headers, configuration: settings.configuration,
+                                                         selectSubprotocol: configuration.selectSubprotocol)
+            case .reject(let error):
+                throw error
             }
-            extraHeaders = headers
-        case .reject(let error):
+        } catch {
             reject(error, requestHead, context: context)
             return
         }
-        // permessage-deflate (when enabled): a header that does not parse is a bad request;
-        // offers the server cannot accept are declined (RFC 7692 §5), leaving the connection
-        // uncompressed. Without compression the header is ignored.
-        var deflate: PerMessageDeflateCodec?
-        var extensionsResponse = ""
-        let extensionValues = requestHead.headers["sec-websocket-extensions"]
-        let webSocketConfiguration = settings.configuration
-        if !extensionValues.isEmpty, webSocketConfiguration.compression != nil {
-            let offers: [WebSocketExtensionOffer]
-            do {
-                offers = try ExtensionHeader.parse(extensionValues)
-            } catch {
-                reject(HandshakeError(status: .badRequest, reason: error.description), requestHead, context: context)
-                return
-            }
-            if let options = webSocketConfiguration.compression,
-               let (response, agreement) = PerMessageDeflateNegotiation.accept(offers: offers, options: options) {
-                deflate = PerMessageDeflateCodec(agreement: agreement, options: options)
-                extensionsResponse = response
-            }
-        }
-
         guard server.reserveConnectionSlot() else {
             reject(HandshakeError(status: .serviceUnavailable, reason: "server is at its connection limit"), requestHead, context: context)
             return
         }
 
-        let offered = Handshake.offeredSubprotocols(requestHead)
-        var subprotocol: String?
-        if !offered.isEmpty, let select = configuration.selectSubprotocol, let chosen = select(offered, requestHead), offered.contains(chosen) {
-            subprotocol = chosen
-        }
-
-        var headers = HTTPHeaders()
-        headers.add(name: "Upgrade", value: "websocket")
-        headers.add(name: "Connection", value: "Upgrade")
-        headers.add(name: "Sec-WebSocket-Accept", value: Handshake.acceptValue(forKey: key))
-        if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
-        if !extensionsResponse.isEmpty { headers.add(name: "Sec-WebSocket-Extensions", value: extensionsResponse) }
-        headers.add(contentsOf: extraHeaders)
         // Written now, flushed only once the connection is registered and its handler has
         // run (joined its rooms): a client that sees the 101 is already in them.
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: accepted.responseHeaders))), promise: nil)
         let channel = context.channel
 
         let connection = WebSocketConnection(
-            role: .server, channel: context.channel, request: requestHead, subprotocol: subprotocol,
-            extensions: extensionsResponse, settings: settings, deflate: deflate
+            role: .server, channel: context.channel, request: requestHead, subprotocol: accepted.subprotocol,
+            extensions: accepted.extensions, settings: settings, deflate: accepted.deflate
         )
         // Swap the pipeline: the WebSocket handler goes in, the HTTP codec and this handler
         // go out. The decoder goes last: bytes it holds beyond the request are forwarded to
@@ -263,7 +231,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             pipeline.removeHandler(encoder, promise: nil)
             // Past the high-water mark each send checks the backlog against the connection's
             // limit and the server's memory budget; below it, sends cost nothing extra.
-            let limit = max(2, webSocketConfiguration.maxBufferedAmount)
+            let limit = max(2, settings.configuration.maxBufferedAmount)
             let high = min(limit, WebSocketConnection.outboundHighWaterMark)
             context.channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high)).whenFailure { _ in }
             context.channel.setOption(ChannelOptions.maxMessagesPerRead, value: WebSocketServer.webSocketMessagesPerRead).whenFailure { _ in }
