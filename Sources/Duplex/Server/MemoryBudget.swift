@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// A server-wide bound on the bytes its connections hold on behalf of peers: unfinished
@@ -16,6 +17,7 @@ public final class MemoryBudget: Sendable {
     public let limit: Int
     private let used = Atomic<Int>(0)
     private let refusals = Atomic<Int>(0)
+    private let lastLog = Atomic<Int64>(Int64.min / 2)
     private let logger: Logger
 
     public init(limit: Int, logger: Logger = Logger(label: "duplex")) {
@@ -36,11 +38,15 @@ public final class MemoryBudget: Sendable {
         guard after > limit else { return true }
         used.wrappingSubtract(bytes, ordering: .relaxed)
         let count = refusals.wrappingAdd(1, ordering: .relaxed).newValue
-        // One line per refusal is bounded by the refusals themselves (each closes a
-        // connection or answers 503), so no rate limit is needed.
-        logger.warning("memory budget exceeded: refusing \(holder())", metadata: [
-            "budget": "\(limit)", "used": "\(after - bytes)", "asked": "\(bytes)", "refusals": "\(count)",
-        ])
+        // At most one line a second: a flood of refusals must not become a flood of logs
+        // (the count says how many there were in all).
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        let last = lastLog.load(ordering: .relaxed)
+        if now - last >= 1_000_000_000, lastLog.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged {
+            logger.warning("memory budget exceeded: refusing \(holder())", metadata: [
+                "budget": "\(limit)", "used": "\(after - bytes)", "asked": "\(bytes)", "refusals": "\(count)",
+            ])
+        }
         return false
     }
 
