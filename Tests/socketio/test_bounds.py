@@ -246,13 +246,15 @@ def test_sessions_per_address_are_capped(servers):
     """One address gets at most maxSessionsPerAddress (5000 by default) sessions: then 503
     with a JSON reason for polling and a refused upgrade for a WebSocket; when they expire
     (cheaply), handshakes work again."""
-    server = servers(interop_server)
+    # sessions live 15 s (the ping timeout): longer than opening 5000 takes
+    server = servers(interop_server, ping_interval=12_000, ping_timeout=3000, connect_timeout=30_000)
     fds_before = server.fd_count()
     cpu_before = server.cpu_seconds()
     started = time.monotonic()
     results = open_sessions(server, 5000)
     opened = time.monotonic() - started
     assert all(status == 200 for status, _ in results), [r for r in results if r[0] != 200][:3]
+    assert opened < 14, f"opening took {opened:.1f} s: the first sessions may have expired already"
     refused = Polling(server)
     status, body = refused.handshake()
     print(f"5000 sessions in {opened:.1f} s; the next handshake: {status} {body[:80]}")
@@ -261,9 +263,8 @@ def test_sessions_per_address_are_capped(servers):
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
         websocket.create_connection(f"ws://{HOST}:{server.port}/socket.io/?EIO=4&transport=websocket", timeout=5)
     assert info.value.status_code == 503
-    # they expire at the ping timeout (1 s + 1 s) or the connect timeout (3 s)
     expired_by = time.monotonic()
-    assert wait_until(lambda: Polling(server).handshake()[0] == 200, 15), "the sessions never expired"
+    assert wait_until(lambda: Polling(server).handshake()[0] == 200, 25, step=0.5), "the sessions never expired"
     expiry = time.monotonic() - expired_by
     cpu = server.cpu_seconds() - cpu_before
     print(f"expired within {expiry:.1f} s; server CPU {cpu:.2f} s for 5000 sessions in all")
@@ -286,17 +287,6 @@ def test_global_session_cap(servers):
     assert "maxSessions" in server.log()
 
 
-def test_sigterm_is_prompt_with_many_sessions(servers):
-    """`duplex chat` with 3000 Socket.IO polling sessions open stops within a few seconds."""
-    server = servers(lambda: Server([DUPLEX_BIN, "chat", "--memory", "--host", HOST], "chat"))
-    open_sessions(server, 3000, connect=True)
-    started = time.monotonic()
-    status = server.stop(timeout=15)
-    took = time.monotonic() - started
-    print(f"SIGTERM with 3000 sessions: exit {status} after {took:.2f} s")
-    assert took < 5, f"shutdown took {took:.1f} s"
-
-
 # --- #6: chat broadcasts to Socket.IO members are encoded once ------------------------------
 
 def ghosts_in_chat(server: Server, count: int) -> tuple[float, float]:
@@ -309,13 +299,22 @@ def ghosts_in_chat(server: Server, count: int) -> tuple[float, float]:
     return (server.rss_kib() - rss_before) / 1024, server.cpu_seconds() - cpu_before
 
 
-def test_chat_ghosts_cost_linear_memory_and_cpu(servers):
+def test_chat_ghosts_cost_little_and_sigterm_stays_prompt(servers):
+    """1000 ghosts in one chat room (every join, leave and presence goes to all of them)
+    cost tens of MiB and a few CPU seconds, not hundreds and tens; with them all still
+    there, SIGTERM ends the server within seconds (each departure at shutdown is told to
+    the others: that must stay cheap)."""
     server = servers(lambda: Server([DUPLEX_BIN, "chat", "--memory", "--host", HOST], "chat"))
     growth, cpu = ghosts_in_chat(server, 1000)
     print(f"1000 chat ghosts: RSS +{growth:.1f} MiB, CPU {cpu:.2f} s")
-    assert growth < 40, f"RSS grew {growth:.1f} MiB for 1000 ghosts"
-    assert cpu < 6, f"{cpu:.1f} s of CPU for 1000 ghosts"
     assert server.alive()
+    started = time.monotonic()
+    status = server.stop(timeout=20)
+    took = time.monotonic() - started
+    print(f"SIGTERM with 1000 ghosts: exit {status} after {took:.2f} s")
+    assert growth < 40, f"RSS grew {growth:.1f} MiB for 1000 ghosts"
+    assert cpu < 6.5, f"{cpu:.1f} s of CPU for 1000 ghosts"
+    assert status == 0 and took < 10, f"shutdown: status {status} after {took:.1f} s"
 
 
 # --- #7: connect timeout, dynamic namespaces, broadcast acks ---------------------------------
@@ -336,25 +335,26 @@ def test_connect_timeout_holds_after_a_connect_to_an_unknown_namespace(servers):
 
 
 def test_empty_dynamic_namespaces_are_removed(servers, tmp_path):
-    """20,000 dynamic namespaces joined and left (one at a time): none remains, and the
-    memory does not grow with them."""
+    """40,000 dynamic namespaces joined and left (1000 a request): none remains, and the
+    memory does not grow with them (it did by ~0.7 KiB each)."""
     server = servers(interop_server, ping_interval=20_000, ping_timeout=10_000)
+    client = Polling(server, timeout=10)
+    assert client.handshake()[0] == 200
+    client.connect()
+    rss_before = server.rss_kib()
+    for batch in range(40):
+        names = [f"/dyn-{batch * 1000 + i}" for i in range(1000)]
+        assert client.post("3", *[f"40{n},{SEP}41{n}," for n in names]) == (200, "ok")
+        status, packets = client.get()  # the CONNECT answers and welcomes
+        assert status == 200, packets[:2]
+    time.sleep(0.5)
+    growth = (server.rss_kib() - rss_before) / 1024
+    print(f"40,000 dynamic namespaces: RSS +{growth:.1f} MiB")
+    assert growth < 12, f"RSS grew {growth:.1f} MiB"
     observer = Recorder(server.url)
     try:
-        baseline = stats(observer)["namespaces"]
-        client = Polling(server, timeout=10)
-        assert client.handshake()[0] == 200
-        client.connect()
-        rss_before = server.rss_kib()
-        for batch in range(20):
-            names = [f"/dyn-{batch * 1000 + i}" for i in range(1000)]
-            assert client.post("3", *[f"40{n},{SEP}41{n}," for n in names]) == (200, "ok")
-            status, packets = client.get()  # the CONNECT answers and welcomes
-            assert status == 200, packets[:2]
-        assert wait_until(lambda: stats(observer)["namespaces"] <= baseline, 5), stats(observer)
-        growth = (server.rss_kib() - rss_before) / 1024
-        print(f"20,000 dynamic namespaces: RSS +{growth:.1f} MiB, namespaces now {stats(observer)['namespaces']}")
-        assert growth < 15, f"RSS grew {growth:.1f} MiB"
+        # "/" and "/custom" are all that is left
+        assert wait_until(lambda: stats(observer)["namespaces"] == 2, 5), stats(observer)
     finally:
         observer.close()
 
