@@ -56,6 +56,15 @@ final class EngineIOBoundsTests: XCTestCase {
         XCTAssertEqual(second.poll(), .respond([.message("shared")]))
     }
 
+    func testLogThrottleLetsOneLineThroughPerIntervalAndCountsTheRest() throws {
+        let throttle = EngineIOLogThrottle(interval: .milliseconds(200))
+        XCTAssertEqual(throttle.admit(), 0)
+        for _ in 0..<5 { XCTAssertNil(throttle.admit()) }
+        Thread.sleep(forTimeInterval: 0.25)
+        XCTAssertEqual(throttle.admit(), 5)
+        XCTAssertNil(throttle.admit())
+    }
+
     // MARK: - Session registry
 
     private func session(_ server: EngineIOServer, address: String?, loop: EventLoop) throws -> EngineIOSocket {

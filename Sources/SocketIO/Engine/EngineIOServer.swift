@@ -69,10 +69,16 @@ public final class EngineIOServer: Sendable {
         return refusal
     }
 
+    private let refusalLog = EngineIOLogThrottle()
+    /// Sessions closed for their outbound budget (at most one line a second for them all).
+    let budgetLog = EngineIOLogThrottle()
+
     private func logRefusal(_ refusal: EngineIOSessionRegistry.Refusal, address: SocketAddress?, transport: EngineIOTransport) {
+        guard let heldBack = refusalLog.admit() else { return }
         options.logger.warning("Engine.IO handshake refused: \(refusal.logDescription)", metadata: [
             "remote": "\(address?.description ?? "unknown")", "transport": "\(transport.rawValue)",
             "maxSessions": "\(options.maxSessions)", "maxSessionsPerAddress": "\(options.maxSessionsPerAddress)",
+            "refusalsNotLogged": "\(heldBack)",
         ])
     }
 

@@ -155,10 +155,12 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// the session close under it.
     private func closeForBudget() {
         overBudget = true
-        options.logger.warning("Engine.IO session closed: more queued for the client than maxBufferedBytes", metadata: [
-            "sid": "\(id)", "queuedBytes": "\(state.outboxBytes)", "maxBufferedBytes": "\(options.maxBufferedBytes)",
-            "remote": "\(request.remoteAddress?.description ?? "unknown")",
-        ])
+        if let heldBack = server.budgetLog.admit() {
+            options.logger.warning("Engine.IO session closed: more queued for the client than maxBufferedBytes", metadata: [
+                "sid": "\(id)", "queuedBytes": "\(state.outboxBytes)", "maxBufferedBytes": "\(options.maxBufferedBytes)",
+                "remote": "\(request.remoteAddress?.description ?? "unknown")", "closesNotLogged": "\(heldBack)",
+            ])
+        }
         eventLoop.execute { [weak self] in self?.run { $0.closeSession(reason: "transport error") } }
     }
 
