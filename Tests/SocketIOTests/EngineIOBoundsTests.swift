@@ -65,6 +65,17 @@ final class EngineIOBoundsTests: XCTestCase {
         XCTAssertNil(throttle.admit())
     }
 
+    func testSessionTimersAreRoundedUpToACoarseGrid() {
+        let granularity = EngineIOSocket.timerGranularity
+        for delay in [TimeAmount.zero, .milliseconds(1), .milliseconds(49), .seconds(25)] {
+            let before = NIODeadline.now() + delay
+            let deadline = EngineIOSocket.coarseDeadline(in: delay)
+            XCTAssertEqual(deadline.uptimeNanoseconds % granularity, 0)
+            XCTAssertGreaterThanOrEqual(deadline, before, "never early")
+            XCTAssertLessThanOrEqual(deadline.uptimeNanoseconds, before.uptimeNanoseconds + 2 * granularity, "at most one step late")
+        }
+    }
+
     // MARK: - Session registry
 
     private func session(_ server: EngineIOServer, address: String?, loop: EventLoop) throws -> EngineIOSocket {

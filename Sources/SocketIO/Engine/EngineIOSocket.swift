@@ -109,8 +109,21 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// timer queue, so cancelling per pong or per close costs O(sessions) each: closing
     /// many sessions would be quadratic. A timer that fires for nothing is O(log n).)
     /// The closure holds the session weakly, so a closed session is freed at once.
+    /// Deadlines are rounded up to a grid of ``timerGranularity``: the timers of sessions
+    /// opened close together then fire in one wakeup of the loop, not one wakeup each.
     func schedule(in delay: TimeAmount, _ body: @escaping @Sendable (EngineIOSocket) -> Void) {
-        eventLoop.scheduleTask(in: delay) { [weak self] in self?.run(body) }
+        eventLoop.scheduleTask(deadline: Self.coarseDeadline(in: delay)) { [weak self] in self?.run(body) }
+    }
+
+    /// How late a session timer may fire, at most.
+    static let timerGranularity: UInt64 = 50_000_000
+
+    static func coarseDeadline(in delay: TimeAmount) -> NIODeadline {
+        let exact = (NIODeadline.now() + delay).uptimeNanoseconds
+        let (slots, remainder) = exact.quotientAndRemainder(dividingBy: timerGranularity)
+        guard remainder != 0 else { return .uptimeNanoseconds(exact) }
+        let (rounded, overflow) = (slots + 1).multipliedReportingOverflow(by: timerGranularity)
+        return .uptimeNanoseconds(overflow ? exact : rounded)
     }
 
     // MARK: - Sending (on the loop)
