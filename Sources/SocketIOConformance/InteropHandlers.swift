@@ -19,7 +19,10 @@ import SocketIO
 ///   answers or `{"error":"timeout","responses":[…]}`;
 /// - `disconnect-me` → `socket.disconnect()`; `transport` → acked with the transport;
 /// - `observe` → joins `observers`, who get `disconnected` `{"id","namespace","reason"}`
-///   for every socket that leaves any namespace.
+///   for every socket that leaves any namespace;
+/// - `stats` `{"socket"?}` → acked with `{"namespaces","sessions"}` and, for a socket id
+///   of `/`, `"pendingAcks"`: the acknowledgements that socket still waits for (the bounds
+///   tests watch these counts).
 /// Namespace `/custom` and dynamic namespaces `/dyn-<digits>`: `welcome` and `echo`.
 enum InteropHandlers {
     static func install(on io: SocketIOServer) {
@@ -101,6 +104,22 @@ enum InteropHandlers {
                 }
             }
             socket.on("disconnect-me") { _ in socket.disconnect() }
+            socket.on("stats") { event in
+                guard let ack = event.ack else { return }
+                let stats: JSONObject = [
+                    "namespaces": .number(Double(io.namespaceCount)),
+                    "sessions": .number(Double(io.engine.clientsCount)),
+                ]
+                guard let id = event.arguments.first?["socket"]?.stringValue, let target = io.sockets.socket(id: id) else {
+                    ack.reply([.object(stats)])
+                    return
+                }
+                target.pendingAcknowledgements().whenSuccess { count in
+                    var withAcks = stats
+                    withAcks["pendingAcks"] = .number(Double(count))
+                    ack.reply([.object(withAcks)])
+                }
+            }
             socket.on("observe") { event in
                 socket.join("observers")
                 event.ack?.reply([true])

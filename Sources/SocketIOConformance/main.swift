@@ -1,5 +1,7 @@
 // duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop]
 //     [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS]
+//     [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N]
+//     [--max-child-namespaces N]
 //
 // Default: the setup of the official protocol test suites on one port: `/engine.io/`
 // echoes every message (Engine.IO suite), `/socket.io/` is the Socket.IO suite's server.
@@ -30,6 +32,10 @@ struct Arguments {
     var pingInterval: Int?
     var pingTimeout: Int?
     var connectTimeout: Int?
+    var maxBufferedBytes: Int?
+    var maxSessions: Int?
+    var maxSessionsPerAddress: Int?
+    var maxChildNamespaces: Int?
     var threads: Int?
 
     init(_ argv: [String]) {
@@ -43,9 +49,13 @@ struct Arguments {
             case "--ping-interval": pingInterval = Int(iterator.next() ?? "")
             case "--ping-timeout": pingTimeout = Int(iterator.next() ?? "")
             case "--connect-timeout": connectTimeout = Int(iterator.next() ?? "")
+            case "--max-buffered-bytes": maxBufferedBytes = Int(iterator.next() ?? "")
+            case "--max-sessions": maxSessions = Int(iterator.next() ?? "")
+            case "--max-sessions-per-address": maxSessionsPerAddress = Int(iterator.next() ?? "")
+            case "--max-child-namespaces": maxChildNamespaces = Int(iterator.next() ?? "")
             case "--threads": threads = Int(iterator.next() ?? "")
             case "-h", "--help":
-                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--threads N]")
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N]")
                 exit(0)
             default:
                 print("unknown argument \(argument)")
@@ -63,6 +73,11 @@ socketIOOptions.engine.pingTimeout = .milliseconds(Int64(arguments.pingTimeout ?
 socketIOOptions.engine.maxHttpBufferSize = 1_000_000
 socketIOOptions.engine.cors = EngineIOCORSOptions(origin: .any)
 socketIOOptions.connectTimeout = .milliseconds(Int64(arguments.connectTimeout ?? 1000))
+// The limits: the library's defaults unless given (the tests set them small).
+if let value = arguments.maxBufferedBytes { socketIOOptions.engine.maxBufferedBytes = value }
+if let value = arguments.maxSessions { socketIOOptions.engine.maxSessions = value }
+if let value = arguments.maxSessionsPerAddress { socketIOOptions.engine.maxSessionsPerAddress = value }
+if let value = arguments.maxChildNamespaces { socketIOOptions.maxChildNamespaces = value }
 let io = SocketIOServer(options: socketIOOptions)
 
 var configuration = WebSocketServer.Configuration()

@@ -1,6 +1,7 @@
 import Duplex
 import Logging
 import NIOCore
+import SocketIO
 import Synchronization
 
 /// The room logic, whatever the transport: names, rooms, presence, limits and history.
@@ -29,7 +30,10 @@ public final class ChatHub: @unchecked Sendable {
     public enum Endpoint: Sendable {
         /// A WebSocket client of the classic protocol: gets JSON text frames.
         case webSocket(WebSocketConnection)
-        /// Any other transport (Socket.IO): gets the envelopes.
+        /// A Socket.IO client: gets the envelopes as events (see ``SocketIOChatBridge``); a
+        /// broadcast is encoded once for all Socket.IO members, not once per member.
+        case socketIO(SocketIOSocket)
+        /// Any other transport: gets the envelopes, one call per member.
         case custom(@Sendable (ChatEnvelope) -> Void)
     }
 
@@ -55,6 +59,9 @@ public final class ChatHub: @unchecked Sendable {
     // Event-loop confined.
     private var nextUserNumber = 1
     private var members: [MemberID: Member] = [:]
+    /// The members' endpoints alone, for broadcasts: a lookup per member copies no
+    /// `Member` (a broadcast to a room touches every member).
+    private var endpoints: [MemberID: Endpoint] = [:]
     private var rooms: [String: [MemberID]] = [:]
     private var presencePending: Set<String> = []
     private var tail: EventLoopFuture<Void>
@@ -140,6 +147,7 @@ public final class ChatHub: @unchecked Sendable {
             case .failure(let error): send(.error(error), to: endpoint)
             }
         }
+        endpoints[id] = endpoint
         members[id] = Member(endpoint: endpoint, name: "User \(number)", room: nil,
                              limiter: RateLimiter(limit: settings.rateLimit, windowMilliseconds: Int64(settings.rateWindowSeconds) * 1000))
         enter(id, room: room, wantedName: wanted)
@@ -180,6 +188,7 @@ public final class ChatHub: @unchecked Sendable {
 
     private func remove(_ id: MemberID) {
         enqueue { [self] in
+            endpoints[id] = nil
             if let member = members.removeValue(forKey: id) { exit(id, member) }
             return eventLoop.makeSucceededVoidFuture()
         }
@@ -313,19 +322,23 @@ public final class ChatHub: @unchecked Sendable {
     }
 
     /// Sends to everyone in the room: the JSON is encoded once and the same WebSocket
-    /// frame is written to every WebSocket member.
+    /// frame is written to every WebSocket member; the Socket.IO event is encoded once and
+    /// shared by every Socket.IO member (a room of N clients that do not read costs N
+    /// references per event, not N copies).
     private func broadcast(_ envelope: ChatEnvelope, to room: String) {
         guard let ids = rooms[room], !ids.isEmpty else { return }
         var sockets: [WebSocketConnection] = []
-        sockets.reserveCapacity(ids.count)
+        var socketIO: [SocketIOSocket] = []
         for id in ids {
-            switch members[id]?.endpoint {
+            switch endpoints[id] {
             case .webSocket(let connection): sockets.append(connection)
+            case .socketIO(let socket): socketIO.append(socket)
             case .custom(let deliver): deliver(envelope)
             case nil: break
             }
         }
         if !sockets.isEmpty { WebSocketServer.broadcast(envelope.json(), to: sockets) }
+        if !socketIO.isEmpty { SocketIOChatBridge.broadcast(envelope, to: socketIO) }
     }
 
     /// A refusal, sent through the chain so that answers keep the order of the commands.
@@ -339,6 +352,7 @@ public final class ChatHub: @unchecked Sendable {
     private func send(_ envelope: ChatEnvelope, to endpoint: Endpoint) {
         switch endpoint {
         case .webSocket(let connection): connection.send(envelope.json())
+        case .socketIO(let socket): SocketIOChatBridge.send(envelope, to: socket)
         case .custom(let deliver): deliver(envelope)
         }
     }

@@ -12,10 +12,7 @@ enum SocketIOChatBridge {
         io.onConnection { socket in
             let auth = socket.handshake.auth
             let member = hub.join(
-                .custom { envelope in
-                    guard let payload = try? JSONValue(encoding: envelope) else { return }
-                    socket.emit(eventName(envelope.type), payload)
-                },
+                .socketIO(socket),
                 room: auth["room"]?.stringValue ?? socket.handshake.query["room"],
                 name: auth["name"]?.stringValue ?? socket.handshake.query["name"]
             )
@@ -42,6 +39,40 @@ enum SocketIOChatBridge {
             }
             socket.onDisconnect { _ in hub.leave(member) }
         }
+    }
+
+    /// Sends an envelope to Socket.IO members: converted and encoded once for all of them.
+    static func broadcast(_ envelope: ChatEnvelope, to sockets: [SocketIOSocket]) {
+        SocketIOSocket.emit(eventName(envelope.type), arguments: [payload(envelope)], to: sockets)
+    }
+
+    /// Sends an envelope to one Socket.IO member.
+    static func send(_ envelope: ChatEnvelope, to socket: SocketIOSocket) {
+        socket.emit(eventName(envelope.type), payload(envelope))
+    }
+
+    /// The envelope as the event's argument: the same object as its Codable form (same
+    /// keys, absent ones left out; in declaration order), built directly: a welcome lists
+    /// every member of the room, and a round trip through `JSONEncoder` and the parser
+    /// per join made joins cost O(members) twice over.
+    static func payload(_ envelope: ChatEnvelope) -> JSONValue {
+        var object: JSONObject = [
+            "type": .number(Double(envelope.type.rawValue)),
+            "msg": .string(envelope.msg),
+            "time": .string(envelope.time),
+            "ts": .number(Double(envelope.ts)),
+        ]
+        if let room = envelope.room { object["room"] = .string(room) }
+        if let user = envelope.user { object["user"] = .string(user) }
+        if let text = envelope.text { object["text"] = .string(text) }
+        if let id = envelope.id { object["id"] = .number(Double(id)) }
+        if let history = envelope.history { object["history"] = .bool(history) }
+        if let online = envelope.online { object["online"] = .array(online.map { .string($0) }) }
+        if let count = envelope.count { object["count"] = .number(Double(count)) }
+        if let you = envelope.you { object["you"] = .string(you) }
+        if let previous = envelope.previous { object["previous"] = .string(previous) }
+        if let code = envelope.code { object["code"] = .string(code) }
+        return .object(object)
     }
 
     static func eventName(_ kind: ChatEnvelope.Kind) -> String {

@@ -93,7 +93,9 @@ public final class InMemoryAdapter: SocketIOAdapter {
         let recipients = localRecipients(options)
         clientCount(recipients.count)
         guard let id = packet.ackID else { return }
-        Self.deliver(packet.encode(), to: recipients, volatile: options.flags.volatile, ack: (id, ack))
+        let timeout = options.flags.timeout ?? SocketIOBroadcastOptions.defaultAckTimeout
+        Self.deliver(packet.encode(), to: recipients, volatile: options.flags.volatile,
+                     ack: SocketIOBroadcastAck(id: id, timeout: timeout, callback: ack))
     }
 
     public func serverCount() async -> Int { 1 }
@@ -124,10 +126,11 @@ public final class InMemoryAdapter: SocketIOAdapter {
     /// loop; there the WebSocket frames are built once for all WebSockets of the loop.
     /// With `ack`, each recipient first registers the shared ack id.
     public static func deliver(_ encoded: SocketIOEncodedPacket, to sockets: [SocketIOSocket], volatile: Bool,
-                               ack: (id: Int, callback: @Sendable ([JSONValue]) -> Void)? = nil) {
+                               ack: SocketIOBroadcastAck? = nil) {
         guard !sockets.isEmpty else { return }
         let frameText = "4" + encoded.text
-        let packets = encoded.engineIOPackets
+        // One batch for every polling recipient: their outboxes share it.
+        let batch = EngineIOPacketBatch(encoded.engineIOPackets)
         var byLoop: [ObjectIdentifier: (EventLoop, [SocketIOSocket])] = [:]
         for socket in sockets {
             let loop = socket.client.engine.eventLoop
@@ -141,7 +144,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
                     guard engine.isOnLoop else {
                         // The session moved (an upgrade) since the grouping: the slow way.
                         socket.client.engine.run { _ in
-                            socket.deliverOnLoop(packets: packets, volatile: volatile, ack: ack)
+                            socket.deliverOnLoop(batch, volatile: volatile, ack: ack)
                         }
                         continue
                     }
@@ -149,7 +152,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
                     if let webSocket = engine.currentWebSocket {
                         direct.append(webSocket)
                     } else {
-                        engine.sendPackets(packets)
+                        engine.send(batch)
                     }
                 }
                 guard !direct.isEmpty else { return }

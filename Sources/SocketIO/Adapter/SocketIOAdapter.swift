@@ -31,6 +31,25 @@ public struct SocketIOBroadcastOptions: Sendable, Hashable {
     }
 }
 
+extension SocketIOBroadcastOptions {
+    /// How long a broadcast waits for acknowledgements when no `timeout` is set.
+    public static let defaultAckTimeout: TimeAmount = .seconds(5)
+}
+
+/// The acknowledgement a broadcast asks each recipient for: the shared ack id, how long the
+/// recipients keep waiting for the answer, and what gets each answer.
+public struct SocketIOBroadcastAck: Sendable {
+    public let id: Int
+    public let timeout: TimeAmount
+    public let callback: @Sendable ([JSONValue]) -> Void
+
+    public init(id: Int, timeout: TimeAmount, callback: @escaping @Sendable ([JSONValue]) -> Void) {
+        self.id = id
+        self.timeout = timeout
+        self.callback = callback
+    }
+}
+
 /// The sockets of one namespace on this node, by id: what an adapter delivers to.
 public final class SocketIOLocalSockets: Sendable {
     private let sockets = Mutex<[String: SocketIOSocket]>([:])

@@ -1,4 +1,5 @@
 import Duplex
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -94,6 +95,28 @@ public struct EngineIOOptions: Sendable {
     public var allowRequest: (@Sendable (EngineIORequestInfo) -> EngineIOAllowDecision)?
     /// permessage-deflate for WebSockets, passed to the WebSocket server (nil: off).
     public var compression: PerMessageDeflateOptions?
+    /// The outbound bytes one session may have queued for a client that has not taken them
+    /// yet (the polling outbox: a client that stops polling but keeps the session alive).
+    /// Each queued packet counts as its polling encoding plus 32 bytes. Over it, the session is closed
+    /// (reason `transport error`) and a warning is logged. On a WebSocket the WebSocket's own
+    /// limit applies instead (`WebSocketConfiguration.maxBufferedAmount`, 16 MiB by default);
+    /// this default is the same, so a session has one budget whatever its transport.
+    /// Not in the reference server (its buffers grow without a limit).
+    public var maxBufferedBytes: Int = 16 * 1024 * 1024
+    /// The most sessions open at once, all transports together (a WebSocket server's
+    /// `maxConnections` counts only WebSockets: polling sessions have no connection of their
+    /// own). A handshake beyond it is refused: HTTP 503 with
+    /// `{"code":3,"message":"Too many sessions"}` for polling, a refused upgrade (503) for a
+    /// WebSocket. The default matches `WebSocketServer.Configuration.maxConnections`.
+    /// Not in the reference server.
+    public var maxSessions: Int = 100_000
+    /// The most sessions open at once from one remote IP address (generous: many users may
+    /// share an address behind NAT); handshakes beyond it are refused like those beyond
+    /// ``maxSessions``. Requests with no known address are not counted per address.
+    /// Not in the reference server.
+    public var maxSessionsPerAddress: Int = 5_000
+    /// Where refusals and sessions closed for a limit are logged.
+    public var logger = Logger(label: "duplex.engine.io")
 
     public init() {}
 

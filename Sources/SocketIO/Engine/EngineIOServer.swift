@@ -1,4 +1,5 @@
 import Duplex
+import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -12,7 +13,7 @@ import Synchronization
 public final class EngineIOServer: Sendable {
     public let options: EngineIOOptions
     let onConnection: @Sendable (EngineIOSocket) -> Void
-    private let sessions = Mutex<[String: EngineIOSocket]>([:])
+    private let sessions: EngineIOSessionRegistry
     private let closing = Atomic<Bool>(false)
     private let standalone = Mutex<WebSocketServer?>(nil)
 
@@ -21,42 +22,74 @@ public final class EngineIOServer: Sendable {
     public init(options: EngineIOOptions = EngineIOOptions(), onConnection: @escaping @Sendable (EngineIOSocket) -> Void) {
         self.options = options
         self.onConnection = onConnection
+        self.sessions = EngineIOSessionRegistry(maxSessions: options.maxSessions, maxPerAddress: options.maxSessionsPerAddress)
     }
 
     /// The open sessions (a snapshot).
-    public var clients: [EngineIOSocket] { sessions.withLock { Array($0.values) } }
+    public var clients: [EngineIOSocket] { sessions.all }
 
-    public var clientsCount: Int { sessions.withLock { $0.count } }
+    public var clientsCount: Int { sessions.count }
 
     func session(_ id: String) -> EngineIOSocket? {
-        sessions.withLock { $0[id] }
+        sessions.session(id)
     }
 
     func remove(_ session: EngineIOSocket) {
-        _ = sessions.withLock { $0.removeValue(forKey: session.id) }
+        sessions.remove(session)
     }
 
     /// Sessions the client closed over polling with no poll pending, for a moment: a poll
-    /// it sent along with the CLOSE is released with NOOP instead of refused.
-    private let clientClosed = Mutex<[String: NIODeadline]>([:])
+    /// it sent along with the CLOSE is released with NOOP instead of refused. Expired
+    /// entries are swept when the table has doubled since the last sweep (amortized O(1)
+    /// per close, not a scan per close).
+    private let clientClosed = Mutex<(entries: [String: NIODeadline], sweepAt: Int)>(([:], 64))
 
     func rememberClientClose(_ id: String) {
         let now = NIODeadline.now()
         clientClosed.withLock { closed in
-            closed = closed.filter { $0.value > now }
-            closed[id] = now + .milliseconds(200)
+            if closed.entries.count >= closed.sweepAt {
+                closed.entries = closed.entries.filter { $0.value > now }
+                closed.sweepAt = max(64, closed.entries.count * 2)
+            }
+            closed.entries[id] = now + .milliseconds(200)
         }
     }
 
     private func takeClientClose(_ id: String) -> Bool {
         clientClosed.withLock { closed in
-            guard let deadline = closed.removeValue(forKey: id) else { return false }
+            guard let deadline = closed.entries.removeValue(forKey: id) else { return false }
             return deadline > .now()
         }
     }
 
-    private func register(_ session: EngineIOSocket) {
-        sessions.withLock { $0[session.id] = session }
+    /// Registers a new session; logs and returns the refusal when a session limit is reached.
+    private func register(_ session: EngineIOSocket) -> EngineIOSessionRegistry.Refusal? {
+        guard let refusal = sessions.register(session) else { return nil }
+        logRefusal(refusal, address: session.request.remoteAddress, transport: session.request.transport)
+        return refusal
+    }
+
+    private let refusalLog = EngineIOLogThrottle()
+    /// Sessions closed for their outbound budget (at most one line a second for them all).
+    let budgetLog = EngineIOLogThrottle()
+
+    private func logRefusal(_ refusal: EngineIOSessionRegistry.Refusal, address: SocketAddress?, transport: EngineIOTransport) {
+        guard let heldBack = refusalLog.admit() else { return }
+        options.logger.warning("Engine.IO handshake refused: \(refusal.logDescription)", metadata: [
+            "remote": "\(address?.description ?? "unknown")", "transport": "\(transport.rawValue)",
+            "maxSessions": "\(options.maxSessions)", "maxSessionsPerAddress": "\(options.maxSessionsPerAddress)",
+            "refusalsNotLogged": "\(heldBack)",
+        ])
+    }
+
+    /// The answer to a polling handshake refused for a session limit: 503, with a
+    /// reference-style JSON body and a hint to retry later.
+    static func sessionLimitResponse(_ refusal: EngineIOSessionRegistry.Refusal, headers: HTTPHeaders) -> HTTPResponse {
+        var headers = headers
+        headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        headers.replaceOrAdd(name: "Retry-After", value: "5")
+        let body = EngineIORequestError(.badRequest, message: refusal.message).json
+        return HTTPResponse(status: .serviceUnavailable, headers: headers, body: ByteBuffer(string: body))
     }
 
     private func handshakeData(upgrades: [String], sid: String) -> EngineIOHandshake {
@@ -111,7 +144,11 @@ public final class EngineIOServer: Sendable {
                                            remoteAddress: connection.remoteAddress, transport: .websocket)
             let session = EngineIOSocket(id: RandomID.make(), request: info, transport: .websocket,
                                          eventLoop: connection.eventLoop, server: self)
-            register(session)
+            // Checked at the upgrade already; sessions opened meanwhile may have filled it.
+            guard register(session) == nil else {
+                connection.close(code: .tryAgainLater, reason: "too many sessions")
+                return true
+            }
             session.run { session in
                 session.attachInitialWebSocket(connection)
                 session.open(handshake: self.handshakeData(upgrades: [], sid: session.id))
@@ -141,6 +178,10 @@ public final class EngineIOServer: Sendable {
                                         allow: options.allowRequest.map { hook in { hook(info) } })
         switch route {
         case .handshake(.websocket):
+            if let refusal = sessions.check(address: remoteAddress) {
+                logRefusal(refusal, address: remoteAddress, transport: .websocket)
+                return .reject(HandshakeError(status: .serviceUnavailable, reason: refusal.message, headers: ["Retry-After": "5"]))
+            }
             return .accept()
         case .session(let sid, .websocket):
             // A second WebSocket for an upgraded session is accepted, then closed (the
@@ -185,7 +226,9 @@ public final class EngineIOServer: Sendable {
             }
             let upgrades = options.allowUpgrades && options.transports.contains(.websocket) ? ["websocket"] : []
             let session = EngineIOSocket(id: RandomID.make(), request: info, transport: .polling, eventLoop: loop, server: self)
-            register(session)
+            if let refusal = register(session) {
+                return loop.makeSucceededFuture(Self.sessionLimitResponse(refusal, headers: cors))
+            }
             let promise = loop.makePromise(of: HTTPResponse.self)
             session.run { session in
                 session.open(handshake: self.handshakeData(upgrades: upgrades, sid: session.id))

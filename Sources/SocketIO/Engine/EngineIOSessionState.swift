@@ -34,14 +34,22 @@ struct EngineIOSessionState {
         case flushPoll
         /// Write these to the WebSocket.
         case writeWebSocket([EngineIOPacket])
+        /// The outbox went over its byte budget: the session must close.
+        case overBudget
     }
 
     private(set) var phase: Phase
-    private(set) var outbox: [EngineIOPacket] = []
+    /// What waits for a poll, in order; batches may be shared with other sessions.
+    private(set) var outbox: [EngineIOPacketBatch] = []
     private(set) var pollPending = false
+    /// The outbox's size as ``EngineIOPacketBatch/cost`` counts it.
+    private(set) var outboxBytes = 0
+    /// The most `outboxBytes` allowed.
+    let maxOutboxBytes: Int
 
-    init(transport: EngineIOTransport) {
+    init(transport: EngineIOTransport, maxOutboxBytes: Int = .max) {
         phase = transport == .polling ? .polling : .websocket
+        self.maxOutboxBytes = maxOutboxBytes
     }
 
     var isOpen: Bool { phase != .closed }
@@ -82,13 +90,19 @@ struct EngineIOSessionState {
     }
 
     mutating func send(_ packets: [EngineIOPacket]) -> SendAction {
+        send(EngineIOPacketBatch(packets))
+    }
+
+    mutating func send(_ batch: EngineIOPacketBatch) -> SendAction {
         switch phase {
         case .closed:
             return .none
         case .websocket:
-            return .writeWebSocket(packets)
+            return .writeWebSocket(batch.packets)
         case .polling, .upgrading:
-            outbox.append(contentsOf: packets)
+            outbox.append(batch)
+            outboxBytes += batch.cost
+            if outboxBytes > maxOutboxBytes { return .overBudget }
             return pollPending ? .flushPoll : .none
         }
     }
@@ -152,15 +166,20 @@ struct EngineIOSessionState {
     mutating func close() -> Bool {
         guard phase != .closed else { return false }
         phase = .closed
-        outbox.removeAll()
+        outbox = []
+        outboxBytes = 0
         let hadPoll = pollPending
         pollPending = false
         return hadPoll
     }
 
     private mutating func takeOutbox() -> [EngineIOPacket] {
-        let packets = outbox
-        outbox.removeAll(keepingCapacity: true)
+        var packets: [EngineIOPacket] = []
+        packets.reserveCapacity(outbox.count)
+        for batch in outbox { packets.append(contentsOf: batch.packets) }
+        // Not keeping the capacity: a burst must not pin its memory for the session's life.
+        outbox = []
+        outboxBytes = 0
         return packets
     }
 }

@@ -1,4 +1,5 @@
 import Duplex
+import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -34,9 +35,12 @@ public final class EngineIOSocket: @unchecked Sendable {
     private var flushScheduled = false
     private var webSocket: WebSocketConnection?
     private var upgrade: (connection: WebSocketConnection, link: EngineIOWebSocketLink)?
-    private var upgradeTimer: Scheduled<Void>?
-    private var pingTimer: Scheduled<Void>?
-    private var pingTimeoutTimer: Scheduled<Void>?
+    /// Pings sent so far; a ping-timeout check acts only on the ping it was set for.
+    private var pingsSent: UInt64 = 0
+    private var awaitingPong = false
+    /// Set once the outbox went over `maxBufferedBytes`: the session closes on the next tick
+    /// and takes no more packets meanwhile.
+    private var overBudget = false
     private var messageHandler: ((EngineIOMessage) -> Void)?
     private var closeHandlers: [(String) -> Void] = []
     private var options: EngineIOOptions { server.options }
@@ -46,7 +50,7 @@ public final class EngineIOSocket: @unchecked Sendable {
         self.request = request
         self.server = server
         self.loop = Mutex(eventLoop)
-        self.state = EngineIOSessionState(transport: transport)
+        self.state = EngineIOSessionState(transport: transport, maxOutboxBytes: server.options.maxBufferedBytes)
     }
 
     // MARK: - Public API
@@ -99,9 +103,27 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// Whether the caller is on the session's loop (then confined state may be touched).
     var isOnLoop: Bool { eventLoop.inEventLoop }
 
-    /// Schedules `body` on the session's loop after `delay`.
-    func schedule(in delay: TimeAmount, _ body: @escaping @Sendable (EngineIOSocket) -> Void) -> Scheduled<Void> {
-        eventLoop.scheduleTask(in: delay) { self.run(body) }
+    /// Schedules `body` on the session's loop after `delay`; it does not run once the
+    /// session is gone. Timers of this kind are never cancelled: they check when they fire
+    /// whether they still apply. (Cancelling a NIO scheduled task searches the loop's whole
+    /// timer queue, so cancelling per pong or per close costs O(sessions) each: closing
+    /// many sessions would be quadratic. A timer that fires for nothing is O(log n).)
+    /// The closure holds the session weakly, so a closed session is freed at once.
+    /// Deadlines are rounded up to a grid of ``timerGranularity``: the timers of sessions
+    /// opened close together then fire in one wakeup of the loop, not one wakeup each.
+    func schedule(in delay: TimeAmount, _ body: @escaping @Sendable (EngineIOSocket) -> Void) {
+        eventLoop.scheduleTask(deadline: Self.coarseDeadline(in: delay)) { [weak self] in self?.run(body) }
+    }
+
+    /// How late a session timer may fire, at most.
+    static let timerGranularity: UInt64 = 50_000_000
+
+    static func coarseDeadline(in delay: TimeAmount) -> NIODeadline {
+        let exact = (NIODeadline.now() + delay).uptimeNanoseconds
+        let (slots, remainder) = exact.quotientAndRemainder(dividingBy: timerGranularity)
+        guard remainder != 0 else { return .uptimeNanoseconds(exact) }
+        let (rounded, overflow) = (slots + 1).multipliedReportingOverflow(by: timerGranularity)
+        return .uptimeNanoseconds(overflow ? exact : rounded)
     }
 
     // MARK: - Sending (on the loop)
@@ -121,7 +143,13 @@ public final class EngineIOSocket: @unchecked Sendable {
     }
 
     func sendPackets(_ packets: [EngineIOPacket]) {
-        switch state.send(packets) {
+        send(EngineIOPacketBatch(packets))
+    }
+
+    /// Sends packets that may be shared with other sessions (a broadcast).
+    func send(_ batch: EngineIOPacketBatch) {
+        guard !overBudget else { return }
+        switch state.send(batch) {
         case .none:
             break
         case .flushPoll:
@@ -129,7 +157,24 @@ public final class EngineIOSocket: @unchecked Sendable {
         case .writeWebSocket(let packets):
             guard let webSocket else { return }
             for packet in packets { webSocket.send(packet) }
+        case .overBudget:
+            closeForBudget()
         }
+    }
+
+    /// The client does not take what is sent to it (it stopped polling but keeps the
+    /// session alive): the session closes, as a WebSocket over its buffer limit does. On the
+    /// next tick, so that nothing that is sending right now (a broadcast, a handler) sees
+    /// the session close under it.
+    private func closeForBudget() {
+        overBudget = true
+        if let heldBack = server.budgetLog.admit() {
+            options.logger.warning("Engine.IO session closed: more queued for the client than maxBufferedBytes", metadata: [
+                "sid": "\(id)", "queuedBytes": "\(state.outboxBytes)", "maxBufferedBytes": "\(options.maxBufferedBytes)",
+                "remote": "\(request.remoteAddress?.description ?? "unknown")", "closesNotLogged": "\(heldBack)",
+            ])
+        }
+        eventLoop.execute { [weak self] in self?.run { $0.closeSession(reason: "transport error") } }
     }
 
     /// Runs `body` on the session's loop once what was sent so far has been written to the
@@ -252,9 +297,11 @@ public final class EngineIOSocket: @unchecked Sendable {
             case .binary(let data): messageHandler?(.binary(data))
             }
         case .pong:
-            pingTimeoutTimer?.cancel()
-            pingTimeoutTimer = nil
-            schedulePing()
+            // Only the answer to a ping restarts the cycle (extra pongs change nothing).
+            if awaitingPong {
+                awaitingPong = false
+                schedulePing()
+            }
         case .close:
             closeSession(reason: "transport close", releasePollWith: .noop)
         case .open, .ping, .upgrade, .noop:
@@ -281,7 +328,7 @@ public final class EngineIOSocket: @unchecked Sendable {
             return
         }
         upgrade = (connection, link)
-        upgradeTimer = schedule(in: options.upgradeTimeout) { session in
+        schedule(in: options.upgradeTimeout) { session in
             guard session.upgrade?.connection === connection else { return }
             session.abortUpgrade()
         }
@@ -299,8 +346,6 @@ public final class EngineIOSocket: @unchecked Sendable {
                 abortUpgrade()
             }
         } else if packet.type == .upgrade, let (flush, releasePoll) = state.completeUpgrade() {
-            upgradeTimer?.cancel()
-            upgradeTimer = nil
             if releasePoll { answerPendingPoll(with: [.noop]) }
             self.upgrade = nil
             webSocket = connection
@@ -322,8 +367,6 @@ public final class EngineIOSocket: @unchecked Sendable {
     private func abortUpgrade() {
         guard let upgrade else { return }
         self.upgrade = nil
-        upgradeTimer?.cancel()
-        upgradeTimer = nil
         state.abortUpgrade()
         upgrade.connection.close()
         let link = upgrade.link
@@ -332,15 +375,19 @@ public final class EngineIOSocket: @unchecked Sendable {
 
     // MARK: - Heartbeat (on the loop)
 
+    /// The next ping after `pingInterval`; then `pingTimeout` for its pong.
     private func schedulePing() {
-        pingTimer?.cancel()
-        pingTimer = schedule(in: options.pingInterval) { session in
-            guard session.state.isOpen else { return }
-            session.sendPackets([.ping()])
-            session.pingTimeoutTimer?.cancel()
-            session.pingTimeoutTimer = session.schedule(in: session.options.pingTimeout) { session in
-                session.closeSession(reason: "ping timeout")
-            }
+        schedule(in: options.pingInterval) { session in session.ping() }
+    }
+
+    private func ping() {
+        guard state.isOpen else { return }
+        pingsSent &+= 1
+        let ping = pingsSent
+        awaitingPong = true
+        sendPackets([.ping()])
+        schedule(in: options.pingTimeout) { session in
+            if session.awaitingPong && session.pingsSent == ping { session.closeSession(reason: "ping timeout") }
         }
     }
 
@@ -359,12 +406,6 @@ public final class EngineIOSocket: @unchecked Sendable {
             // with the CLOSE, on another connection): that poll gets the NOOP too.
             server.rememberClientClose(id)
         }
-        pingTimer?.cancel()
-        pingTimeoutTimer?.cancel()
-        upgradeTimer?.cancel()
-        pingTimer = nil
-        pingTimeoutTimer = nil
-        upgradeTimer = nil
         webSocket?.close()
         upgrade?.connection.close()
         upgrade = nil

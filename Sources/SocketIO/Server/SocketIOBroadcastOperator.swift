@@ -78,7 +78,7 @@ public struct SocketIOBroadcastOperator: Sendable {
         let collector = AckCollector()
         let adapter = namespace.adapter
         let options = options
-        let timeout = options.flags.timeout ?? .seconds(5)
+        let timeout = options.flags.timeout ?? SocketIOBroadcastOptions.defaultAckTimeout
         return try await withCheckedThrowingContinuation { continuation in
             collector.start(continuation)
             adapter.broadcastWithAck(packet, options: options, clientCount: { collector.expect($0) }, ack: { collector.add($0) })

@@ -8,7 +8,8 @@ final class SocketIOClient: @unchecked Sendable {
     private var decoder = SocketIOPacketDecoder()
     private var sockets: [String: SocketIOSocket] = [:]
     private var connecting: Set<String> = []
-    private var connectTimer: Scheduled<Void>?
+    /// Whether a namespace was ever joined (a CONNECT that was refused does not count).
+    private var hasConnected = false
     private var isClosed = false
 
     init(engine: EngineIOSocket, server: SocketIOServer) {
@@ -20,9 +21,12 @@ final class SocketIOClient: @unchecked Sendable {
     func start() {
         engine.onMessage { [self] message in received(message) }
         engine.onClose { [self] reason in engineClosed(reason: reason) }
-        connectTimer = engine.schedule(in: server.options.connectTimeout) { [self] _ in
-            connectTimer = nil
-            if sockets.isEmpty && connecting.isEmpty { engine.closeSession(reason: "forced close") }
+        // As the reference server: a connection that has joined no namespace by then is
+        // closed, whatever it sent (a CONNECT to a namespace that does not exist or that a
+        // middleware refused does not count).
+        engine.schedule(in: server.options.connectTimeout) { [weak self] session in
+            guard let self, !hasConnected else { return }
+            session.closeSession(reason: "forced close")
         }
     }
 
@@ -54,8 +58,6 @@ final class SocketIOClient: @unchecked Sendable {
     }
 
     private func connect(_ name: String, auth: JSONObject) {
-        connectTimer?.cancel()
-        connectTimer = nil
         guard let namespace = server.namespace(for: name, auth: auth) else {
             write(SocketIOPacket.connectError(namespace: name, message: "Invalid namespace").encode(), volatile: false)
             return
@@ -64,12 +66,15 @@ final class SocketIOClient: @unchecked Sendable {
         connecting.insert(name)
         namespace.runMiddlewares(socket) { [self] error in
             connecting.remove(name)
+            // After the socket joined (or not): an empty dynamic namespace may go then.
+            defer { server.connectFinished(namespace) }
             guard !isClosed else { return }
             if let error {
                 write(SocketIOPacket.connectError(namespace: name, message: error.message, data: error.data).encode(), volatile: false)
                 return
             }
             sockets[name] = socket
+            hasConnected = true
             socket.connected()
             // The CONNECT answer goes out on its own, before anything the connection
             // handlers send (clients read it as a separate message): the handlers run
@@ -115,8 +120,6 @@ final class SocketIOClient: @unchecked Sendable {
 
     private func engineClosed(reason: String) {
         isClosed = true
-        connectTimer?.cancel()
-        connectTimer = nil
         decoder.reset()
         for socket in Array(sockets.values) { socket.closed(reason: reason) }
         sockets = [:]

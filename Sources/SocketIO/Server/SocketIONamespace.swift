@@ -29,6 +29,9 @@ public final class SocketIONamespace: Sendable {
     let parent: SocketIOParentNamespace?
     private let handlers = Mutex<(middlewares: [SocketIOMiddleware], connection: [@Sendable (SocketIOSocket) -> Void])>(([], []))
     private let ackIDs = Atomic<Int>(0)
+    /// Connection attempts under way (middlewares running); guarded by the server's
+    /// namespace lock.
+    nonisolated(unsafe) var connectsInFlight = 0
 
     init(name: String, adapterFactory: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter, parent: SocketIOParentNamespace? = nil) {
         self.name = name
@@ -132,7 +135,7 @@ public final class SocketIONamespace: Sendable {
 public final class SocketIOParentNamespace: Sendable {
     let matcher: @Sendable (String, JSONObject) -> Bool
     private let handlers = Mutex<(middlewares: [SocketIOMiddleware], connection: [@Sendable (SocketIOSocket) -> Void])>(([], []))
-    private let childrenBox = Mutex<[SocketIONamespace]>([])
+    private let childrenBox = Mutex<[String: SocketIONamespace]>([:])
 
     init(matcher: @escaping @Sendable (String, JSONObject) -> Bool) {
         self.matcher = matcher
@@ -154,10 +157,16 @@ public final class SocketIOParentNamespace: Sendable {
     var connectionHandlers: [@Sendable (SocketIOSocket) -> Void] { handlers.withLock { $0.connection } }
 
     /// The namespaces created so far.
-    public var children: [SocketIONamespace] { childrenBox.withLock { $0 } }
+    public var children: [SocketIONamespace] { childrenBox.withLock { Array($0.values) } }
 
     func add(_ child: SocketIONamespace) {
-        childrenBox.withLock { $0.append(child) }
+        childrenBox.withLock { $0[child.name] = child }
+    }
+
+    func remove(_ child: SocketIONamespace) {
+        childrenBox.withLock { children in
+            if children[child.name] === child { children[child.name] = nil }
+        }
     }
 
     /// Emits to every socket of every child.

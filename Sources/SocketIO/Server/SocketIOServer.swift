@@ -9,6 +9,14 @@ public struct SocketIOServerOptions: Sendable {
     public var engine: EngineIOOptions
     /// A connection that has joined no namespace this long after its handshake is closed.
     public var connectTimeout: TimeAmount = .seconds(45)
+    /// Whether a dynamic namespace (a child of ``SocketIOServer/of(matching:)``) is removed
+    /// once its last socket leaves (a later connection creates it anew). On by default, unlike
+    /// the reference server (`cleanupEmptyChildNamespaces`, off there): otherwise every name a
+    /// client ever tried would stay in memory for good.
+    public var cleanupEmptyChildNamespaces = true
+    /// The most dynamic namespaces that exist at once; a CONNECT that would create one more
+    /// gets CONNECT_ERROR `Invalid namespace`. Not in the reference server.
+    public var maxChildNamespaces = 10_000
     /// Makes each namespace's adapter (the in-memory adapter by default).
     public var adapter: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter = { InMemoryAdapter(context: $0) }
 
@@ -42,7 +50,8 @@ public final class SocketIOServer: Sendable {
     public let options: SocketIOServerOptions
     /// The Engine.IO server underneath.
     public let engine: EngineIOServer
-    private let namespaces = Mutex<[String: SocketIONamespace]>([:])
+    /// The namespaces by name, and how many of them are dynamic (children).
+    private let namespaces = Mutex<(byName: [String: SocketIONamespace], children: Int)>(([:], 0))
     private let parents = Mutex<[SocketIOParentNamespace]>([])
     private let clients = Mutex<[ObjectIdentifier: SocketIOClient]>([:])
 
@@ -73,9 +82,9 @@ public final class SocketIOServer: Sendable {
     public func of(_ name: String) -> SocketIONamespace {
         let name = name.hasPrefix("/") ? name : "/" + name
         return namespaces.withLock { namespaces in
-            if let existing = namespaces[name] { return existing }
+            if let existing = namespaces.byName[name] { return existing }
             let namespace = SocketIONamespace(name: name, adapterFactory: options.adapter)
-            namespaces[name] = namespace
+            namespaces.byName[name] = namespace
             return namespace
         }
     }
@@ -99,20 +108,64 @@ public final class SocketIOServer: Sendable {
     }
 
     /// The namespace a CONNECT for `name` joins: an existing one, or a new child of the
-    /// first dynamic namespace that accepts it; nil: `Invalid namespace`.
+    /// first dynamic namespace that accepts it; nil: `Invalid namespace`. A namespace
+    /// returned counts the connection attempt until ``connectFinished(_:)`` (so that it is
+    /// not removed as empty meanwhile).
     func namespace(for name: String, auth: JSONObject) -> SocketIONamespace? {
-        if let existing = namespaces.withLock({ $0[name] }) { return existing }
+        if let existing = namespaces.withLock({ namespaces in
+            let existing = namespaces.byName[name]
+            existing?.connectsInFlight += 1
+            return existing
+        }) {
+            return existing
+        }
         for parent in parents.withLock({ $0 }) where parent.matcher(name, auth) {
             return namespaces.withLock { namespaces in
-                if let existing = namespaces[name] { return existing }
+                if let existing = namespaces.byName[name] {
+                    existing.connectsInFlight += 1
+                    return existing
+                }
+                guard namespaces.children < options.maxChildNamespaces else { return nil }
                 let child = SocketIONamespace(name: name, adapterFactory: options.adapter, parent: parent)
-                namespaces[name] = child
+                child.connectsInFlight = 1
+                namespaces.byName[name] = child
+                namespaces.children += 1
                 parent.add(child)
                 return child
             }
         }
         return nil
     }
+
+    /// A connection attempt that ``namespace(for:auth:)`` counted is over (connected or
+    /// refused).
+    func connectFinished(_ namespace: SocketIONamespace) {
+        namespaces.withLock { namespaces in
+            namespace.connectsInFlight -= 1
+            removeIfUnused(namespace, from: &namespaces)
+        }
+    }
+
+    /// A socket left `namespace`: a dynamic one with no socket left goes away.
+    func socketLeft(_ namespace: SocketIONamespace) {
+        guard namespace.parent != nil, options.cleanupEmptyChildNamespaces else { return }
+        namespaces.withLock { removeIfUnused(namespace, from: &$0) }
+    }
+
+    /// Under the lock, so that a connection attempt cannot pick the namespace meanwhile.
+    private func removeIfUnused(_ namespace: SocketIONamespace,
+                                from namespaces: inout (byName: [String: SocketIONamespace], children: Int)) {
+        guard let parent = namespace.parent, options.cleanupEmptyChildNamespaces,
+              namespace.connectsInFlight == 0, namespace.localSockets.count == 0,
+              namespaces.byName[namespace.name] === namespace
+        else { return }
+        namespaces.byName[namespace.name] = nil
+        namespaces.children -= 1
+        parent.remove(namespace)
+    }
+
+    /// The number of namespaces that exist now (static and dynamic).
+    public var namespaceCount: Int { namespaces.withLock { $0.byName.count } }
 
     // MARK: - The main namespace
 
@@ -158,7 +211,7 @@ public final class SocketIOServer: Sendable {
         for client in clients.withLock({ Array($0.values) }) {
             client.engine.run { _ in client.shutdown(reason: "server shutting down") }
         }
-        for namespace in namespaces.withLock({ Array($0.values) }) { await namespace.adapter.close() }
+        for namespace in namespaces.withLock({ Array($0.byName.values) }) { await namespace.adapter.close() }
         await engine.close()
     }
 }

@@ -121,7 +121,9 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// Why it disconnected, once it has.
     private(set) var disconnectReason: String?
     private var early: [SocketIOPacket] = []
-    private var acks: [Int: (callback: @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void, timer: Scheduled<Void>?)] = [:]
+    /// Acknowledgements awaited, by id. Each expires with its timeout (a timer that checks
+    /// whether it is still here), so a client that never answers holds none for long.
+    private var acks: [Int: @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void] = [:]
 
     init(id: String, namespace: SocketIONamespace, client: SocketIOClient, auth: JSONObject) {
         self.id = id
@@ -253,15 +255,14 @@ public final class SocketIOSocket: @unchecked Sendable {
                 ack(.failure(.disconnected))
                 return
             }
-            var timer: Scheduled<Void>?
             if let timeout {
-                timer = socket.client.engine.schedule(in: timeout) { _ in
-                    if let entry = socket.acks.removeValue(forKey: id) {
-                        entry.callback(.failure(.timeout(responses: [])))
+                socket.client.engine.schedule(in: timeout) { [weak socket] _ in
+                    if let callback = socket?.acks.removeValue(forKey: id) {
+                        callback(.failure(.timeout(responses: [])))
                     }
                 }
             }
-            socket.acks[id] = (ack, timer)
+            socket.acks[id] = ack
             socket.write(packet)
         }
     }
@@ -286,6 +287,14 @@ public final class SocketIOSocket: @unchecked Sendable {
             throw DecodingError.valueNotFound(T.self, .init(codingPath: [], debugDescription: "empty acknowledgement"))
         }
         return try first.decode(as: T.self)
+    }
+
+    /// How many acknowledgements this socket still waits for (its own emits and broadcasts
+    /// with acks); each goes when answered, at its timeout, or at the disconnect.
+    public func pendingAcknowledgements() -> EventLoopFuture<Int> {
+        let promise = eventLoop.makePromise(of: Int.self)
+        run { promise.succeed($0.acks.count) }
+        return promise.futureResult
     }
 
     // MARK: - Rooms and broadcasts
@@ -351,17 +360,21 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     /// Called by a broadcast on this loop: registers the shared ack id; false when the
     /// packet must not go to this socket.
-    func prepareDelivery(volatile: Bool, ack: (id: Int, callback: @Sendable ([JSONValue]) -> Void)?) -> Bool {
+    func prepareDelivery(volatile: Bool, ack: SocketIOBroadcastAck?) -> Bool {
         guard isConnected else { return false }
         if let ack {
-            acks[ack.id] = ({ result in if case .success(let args) = result { ack.callback(args) } }, nil)
+            let id = ack.id
+            acks[id] = { result in if case .success(let args) = result { ack.callback(args) } }
+            // The broadcast gives up at its timeout; the entry goes then too (the collector
+            // has its own timer: nothing to tell it).
+            client.engine.schedule(in: ack.timeout) { [weak self] _ in _ = self?.acks.removeValue(forKey: id) }
         }
         return !volatile || client.engine.isWritable
     }
 
-    func deliverOnLoop(packets: [EngineIOPacket], volatile: Bool, ack: (id: Int, callback: @Sendable ([JSONValue]) -> Void)?) {
+    func deliverOnLoop(_ batch: EngineIOPacketBatch, volatile: Bool, ack: SocketIOBroadcastAck?) {
         guard prepareDelivery(volatile: volatile, ack: ack) else { return }
-        client.engine.sendPackets(packets)
+        client.engine.send(batch)
     }
 
     /// The connection handlers have run: deliver what arrived before.
@@ -385,9 +398,8 @@ public final class SocketIOSocket: @unchecked Sendable {
             for handler in anyHandlers { handler(event) }
             for handler in handlers[name] ?? [] { handler(event) }
         case .ack, .binaryAck:
-            guard let ackID = packet.ackID, let entry = acks.removeValue(forKey: ackID) else { return }
-            entry.timer?.cancel()
-            entry.callback(.success(packet.arguments ?? []))
+            guard let ackID = packet.ackID, let callback = acks.removeValue(forKey: ackID) else { return }
+            callback(.success(packet.arguments ?? []))
         case .disconnect:
             closed(reason: "client namespace disconnect")
         case .connect, .connectError:
@@ -404,11 +416,11 @@ public final class SocketIOSocket: @unchecked Sendable {
         namespace.adapter.delAll(id)
         namespace.localSockets.remove(id: id)
         client.remove(self)
+        client.server.socketLeft(namespace)
         let pending = acks
         acks = [:]
-        for (_, entry) in pending {
-            entry.timer?.cancel()
-            entry.callback(.failure(.disconnected))
+        for (_, callback) in pending {
+            callback(.failure(.disconnected))
         }
         let handlers = disconnectHandlers
         disconnectHandlers = []
