@@ -20,6 +20,8 @@ struct ChatCommand: AsyncParsableCommand {
     @Flag(help: "Keep history in memory only (nothing written to disk).") var memory = false
     @Option(help: "Messages of history sent on join.") var history = 50
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Seconds between WebSocket heartbeat pings of the chat's own WebSockets (0: off; Socket.IO has its own).")
+    var pingInterval: Double = 30
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
@@ -34,6 +36,7 @@ struct ChatCommand: AsyncParsableCommand {
         configuration.storage = memory ? .memory : .sqlite(path: db)
         configuration.settings.historyLimit = history
         exposure.apply(to: &configuration.server)
+        configuration.server.webSocket.pingInterval = pingInterval > 0 ? .nanoseconds(Int64(pingInterval * 1e9)) : nil
         var logger = Logger(label: "duplex.chat")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.logger = logger

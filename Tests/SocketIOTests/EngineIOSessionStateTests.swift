@@ -3,6 +3,7 @@ import NIOHTTP1
 import XCTest
 
 @testable import SocketIO
+import Duplex
 
 /// The pure parts of the Engine.IO server: the session's transport state machine, request
 /// routing (the reference server's error codes), CORS headers, ids.
@@ -199,7 +200,7 @@ final class EngineIOSessionStateTests: XCTestCase {
         XCTAssertTrue(options.matches(path: "/socket.io"))
         XCTAssertFalse(options.matches(path: "/socket.iox/"))
         XCTAssertFalse(options.matches(path: "/"))
-        XCTAssertEqual(URIComponents.split("/socket.io/?EIO=4&transport=polling&t=a%20b").query,
+        XCTAssertEqual(URIQuery.split("/socket.io/?EIO=4&transport=polling&t=a%20b").query,
                        ["EIO": "4", "transport": "polling", "t": "a b"])
     }
 

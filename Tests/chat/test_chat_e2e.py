@@ -229,3 +229,79 @@ def test_an_oversized_frame_is_refused_at_its_header(chat):
         close_at = data.rfind(b"\x88")
         assert close_at >= 0, data[-200:]
         assert struct.unpack("!H", data[close_at + 2:close_at + 4])[0] == 1009, data[close_at:]
+
+
+def _raw_websocket(port: int, path: str):
+    import socket
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "interop"))
+    import rawws
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    request, _ = rawws.build_request(path, host=f"127.0.0.1:{port}")
+    sock.sendall(request)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock, head.split(b"\r\n\r\n", 1)[1]
+
+
+def _read_until_closed(sock, data: bytes = b"", seconds: float = 5) -> bytes:
+    import time
+
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_socketio_in_the_chat_is_bounded_as_standalone():
+    """Socket.IO mounted in `duplex chat` keeps its own WebSocket settings: a message over
+    maxHttpBufferSize (1 MB) is refused at its frame header with 1009 (it used to be read
+    in full, then closed with 1000), and its WebSockets get Engine.IO's heartbeat only, no
+    WebSocket pings (the chat's own WebSockets do get them)."""
+    import struct
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import duplex_process
+
+    port = duplex_process.free_port()
+    log = duplex_process.ARTIFACT_ROOT / "chat" / f"chat-mounted-{port}.log"
+    proc = duplex_process.start([duplex_process.DUPLEX_BIN, "chat", "--memory", "--port", str(port), "--ping-interval", "0.2"],
+                                "duplex chat", log, duplex_process.accepts_tcp(port))
+    try:
+        # 1009 at the header of a 2 MB frame, nothing else sent.
+        sock, rest = _raw_websocket(port, "/socket.io/?EIO=4&transport=websocket")
+        with sock:
+            sock.sendall(bytes([0x81, 0xFF]) + struct.pack("!Q", 2_000_000) + b"\x00\x00\x00\x00")
+            data = _read_until_closed(sock, rest)
+        close_at = data.rfind(b"\x88")
+        assert close_at >= 0, data[-100:]
+        assert struct.unpack("!H", data[close_at + 2:close_at + 4])[0] == 1009, data[close_at:]
+
+        # One heartbeat: over 1 s the Engine.IO WebSocket gets no WebSocket ping (0x89),
+        # while a chat WebSocket gets them every 0.2 s.
+        engine, first = _raw_websocket(port, "/socket.io/?EIO=4&transport=websocket")
+        member, member_first = _raw_websocket(port, "/")
+        with engine, member:
+            time.sleep(1.0)
+            engine_data = _read_until_closed(engine, first, 0.5)
+            member_data = _read_until_closed(member, member_first, 0.5)
+        assert b"\x89\x00" not in engine_data, engine_data[:200]
+        assert b"\x89\x00" in member_data, member_data[-200:]
+    finally:
+        duplex_process.stop(proc)

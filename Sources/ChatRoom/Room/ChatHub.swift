@@ -239,7 +239,7 @@ public final class ChatHub: @unchecked Sendable {
     }
 
     private func say(_ raw: String, from id: MemberID, at now: Int64) {
-        let text = raw.trimmingCharacters(in: " \t\r\n")
+        let text = raw.trimming(" \t\r\n")
         guard !text.isEmpty else {
             reply(.empty, to: id)
             return

@@ -1,3 +1,4 @@
+import Duplex
 /// The rules for names people choose.
 enum Validation {
     static let maxNicknameLength = 32
@@ -5,7 +6,7 @@ enum Validation {
 
     /// A nickname: 1–32 characters after trimming, no control or format characters.
     static func nickname(_ raw: String) -> Result<String, ChatError> {
-        let name = raw.trimmingCharacters(in: " \t")
+        let name = raw.trimming(" \t")
         guard !name.isEmpty else { return .failure(.badNickname("it is empty")) }
         guard name.count <= maxNicknameLength else { return .failure(.badNickname("longer than \(maxNicknameLength) characters")) }
         for scalar in name.unicodeScalars {
@@ -21,22 +22,12 @@ enum Validation {
 
     /// A room: 1–32 of letters, digits, `-`, `_`, `.`.
     static func room(_ raw: String) -> Result<String, ChatError> {
-        let room = raw.trimmingCharacters(in: " \t")
+        let room = raw.trimming(" \t")
         guard !room.isEmpty else { return .failure(.badRoom("the name is empty")) }
         guard room.count <= maxRoomLength else { return .failure(.badRoom("longer than \(maxRoomLength) characters")) }
         guard room.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }) else {
             return .failure(.badRoom("use letters, digits, -, _ or ."))
         }
         return .success(room)
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        let drop = Set(set.unicodeScalars)
-        var scalars = Substring(self).unicodeScalars
-        while let first = scalars.first, drop.contains(first) { scalars.removeFirst() }
-        while let last = scalars.last, drop.contains(last) { scalars.removeLast() }
-        return String(scalars)
     }
 }

@@ -53,6 +53,7 @@ public final class ChatServer: Sendable {
         }
         // Pages of other origins that the server allows may use the polling transport too.
         var ioOptions = SocketIOServerOptions()
+        ioOptions.engine.logger = configuration.logger
         switch serverConfiguration.allowedOrigins {
         case .any: ioOptions.engine.cors = EngineIOCORSOptions(origin: .any)
         case .sameOrigin(let listed) where !listed.isEmpty: ioOptions.engine.cors = EngineIOCORSOptions(origin: .list(listed))

@@ -16,6 +16,10 @@ public final class EngineIOServer: Sendable {
     private let sessions: EngineIOSessionRegistry
     private let closing = Atomic<Bool>(false)
     private let standalone = Mutex<WebSocketServer?>(nil)
+    /// The settings of this server's WebSockets, whatever server they are mounted in:
+    /// messages up to `maxHttpBufferSize` (refused at the frame header beyond it), no
+    /// WebSocket heartbeat (Engine.IO pings itself), the session's outbound budget.
+    let webSocketRoute: WebSocketRoute
 
     /// `onConnection` runs on the session's event loop for each new session, before any
     /// of its messages is delivered.
@@ -23,6 +27,12 @@ public final class EngineIOServer: Sendable {
         self.options = options
         self.onConnection = onConnection
         self.sessions = EngineIOSessionRegistry(maxSessions: options.maxSessions, maxPerAddress: options.maxSessionsPerAddress)
+        var webSocket = WebSocketConfiguration()
+        webSocket.maxMessageSize = max(options.maxHttpBufferSize, 1024)
+        webSocket.pingInterval = nil
+        webSocket.maxBufferedAmount = options.maxBufferedBytes
+        webSocket.compression = options.compression
+        self.webSocketRoute = WebSocketRoute(configuration: webSocket)
     }
 
     /// The open sessions (a snapshot).
@@ -116,15 +126,18 @@ public final class EngineIOServer: Sendable {
             return request.eventLoop.makeSucceededFuture(HTTPResponse(status: .notFound, body: "not found\n"))
         }
         configuration.shouldUpgrade = { [self] head, address in
-            let (path, _) = URIComponents.split(head.uri)
+            let (path, _) = URIQuery.split(head.uri)
             if options.matches(path: path) {
                 return shouldUpgrade(head, remoteAddress: address)
             }
             return previousUpgrade?(head, address) ?? .accept()
         }
         configuration.maxRequestBodySize = max(configuration.maxRequestBodySize, options.maxHttpBufferSize)
-        if configuration.webSocket.compression == nil, let compression = options.compression {
-            configuration.webSocket.compression = compression
+        // Pages of the origins CORS allows may use the WebSocket transport too.
+        switch options.cors?.origin {
+        case .any?: configuration.allowedOrigins = .any
+        case .list(let origins)?: configuration.allowedOrigins = configuration.allowedOrigins.allowing(origins)
+        case nil: break
         }
     }
 
@@ -171,7 +184,7 @@ public final class EngineIOServer: Sendable {
 
     /// The upgrade decision for a WebSocket handshake on this server's path.
     public func shouldUpgrade(_ head: HTTPRequestHead, remoteAddress: SocketAddress?) -> UpgradeDecision {
-        let (path, query) = URIComponents.split(head.uri)
+        let (path, query) = URIQuery.split(head.uri)
         let info = EngineIORequestInfo(method: head.method, uri: head.uri, path: path, query: query,
                                        headers: head.headers, remoteAddress: remoteAddress, transport: .websocket)
         let route = EngineIORoute.route(method: head.method, query: query, isWebSocket: true, options: options,
@@ -182,14 +195,14 @@ public final class EngineIOServer: Sendable {
                 logRefusal(refusal, address: remoteAddress, transport: .websocket)
                 return .reject(HandshakeError(status: .serviceUnavailable, reason: refusal.message, headers: ["Retry-After": "5"]))
             }
-            return .accept()
+            return .accept(route: webSocketRoute)
         case .session(let sid, .websocket):
             // A second WebSocket for an upgraded session is accepted, then closed (the
             // reference server does so; clients expect no HTTP error there).
             guard session(sid) != nil else {
                 return .reject(HandshakeError(status: .badRequest, reason: EngineIOErrorCode.unknownSessionID.message))
             }
-            return .accept()
+            return .accept(route: webSocketRoute)
         case .error(let error):
             return .reject(HandshakeError(status: .badRequest, reason: error.message))
         default:
@@ -269,8 +282,7 @@ public final class EngineIOServer: Sendable {
     @discardableResult
     public func listen(port: Int, host: String = "127.0.0.1") async throws -> Int {
         var configuration = WebSocketServer.Configuration()
-        configuration.webSocket.pingInterval = nil  // Engine.IO has its own heartbeat
-        configuration.webSocket.maxMessageSize = max(options.maxHttpBufferSize, 1024)
+        configuration.webSocket.pingInterval = nil  // nothing but Engine.IO's path is served
         mount(into: &configuration)
         let server = WebSocketServer(configuration: configuration) { [self] connection in
             if !accept(connection) { connection.close(code: .policyViolation, reason: "not an Engine.IO path") }
@@ -288,41 +300,3 @@ public final class EngineIOServer: Sendable {
     }
 }
 
-/// Splits a request URI into its path and percent-decoded query parameters.
-enum URIComponents {
-    static func split(_ uri: String) -> (path: String, query: [String: String]) {
-        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
-        var query: [String: String] = [:]
-        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            query[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
-        }
-        return (String(uri[..<mark]), query)
-    }
-
-    private static func decode(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                      let h = hex(high), let l = hex(low) {
-                bytes.append(h << 4 | l)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-}
