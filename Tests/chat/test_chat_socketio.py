@@ -117,3 +117,36 @@ def test_socketio_history_and_room_switch(chat):
         await ws.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+def test_a_message_sent_the_moment_a_member_connects_reaches_it(chat_factory, transport):
+    """"Connected" means the connection handler has run: the chat's Socket.IO handler
+    joins the room before the client can see the CONNECT answer, so a message sent the
+    moment the newcomer's `connect` fires reaches it (it used to reach it 0 times in 10)."""
+    server = chat_factory("--memory", "--history", "0")
+
+    async def scenario():
+        ws = await connect(server.url("?room=race"))
+        inbox: list[dict] = []
+        await ws_until(ws, inbox, lambda e: e["type"] == 3)
+        received = 0
+        for attempt in range(10):
+            newcomer = SioPerson()
+            connected = asyncio.Event()
+            newcomer.client.on("connect", lambda: connected.set())
+            task = asyncio.create_task(newcomer.client.connect(
+                f"http://127.0.0.1:{server.port}", auth={"room": "race"}, transports=[transport], wait_timeout=10))
+            await connected.wait()
+            await ws.send(f"hello {attempt}")  # the moment the newcomer's connect fired
+            try:
+                await newcomer.until(lambda name, e: name == "chat message" and e["msg"].endswith(f"hello {attempt}"), timeout=3)
+                received += 1
+            except asyncio.TimeoutError:
+                pass
+            await task
+            await newcomer.client.disconnect()
+        await ws.close()
+        return received
+
+    assert asyncio.run(scenario()) == 10

@@ -75,16 +75,13 @@ final class SocketIOClient: @unchecked Sendable {
             }
             sockets[name] = socket
             hasConnected = true
+            // The handlers run first (their joins take effect at once), what they send is
+            // held, then the CONNECT answer goes out on its own and the held packets follow.
+            // Packets the client sent meanwhile are handled once the handlers have run.
             socket.connected()
-            // The CONNECT answer goes out on its own, before anything the connection
-            // handlers send (clients read it as a separate message): the handlers run
-            // once it is written, and packets that arrive meanwhile wait for them.
-            engine.afterWrite { _ in
-                // Gone already (the transport closed): the application never sees it.
-                guard socket.isConnected else { return }
-                namespace.connectionHandlers.forEach { $0(socket) }
-                socket.ready()
-            }
+            namespace.connectionHandlers.forEach { $0(socket) }
+            socket.answerConnect()
+            socket.ready()
         }
     }
 

@@ -121,6 +121,17 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// Why it disconnected, once it has.
     private(set) var disconnectReason: String?
     private var early: [SocketIOPacket] = []
+    /// Most packets a client may send while its connection is being set up (async
+    /// middlewares): more closes the connection.
+    static let earlyLimit = 256
+    /// What the connection handlers (and broadcasts to the rooms they joined) send before
+    /// the CONNECT answer has gone out: it follows the answer, in order. nil when not holding.
+    private var heldOutbound: [HeldWrite]?
+
+    private enum HeldWrite {
+        case packet(SocketIOEncodedPacket, volatile: Bool)
+        case batch(EngineIOPacketBatch)
+    }
     /// Acknowledgements awaited, by id. Each expires with its timeout (a timer that checks
     /// whether it is still here), so a client that never answers holds none for long.
     private var acks: [Int: @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void] = [:]
@@ -348,14 +359,39 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     func write(_ packet: SocketIOPacket, volatile: Bool = false) {
         guard isConnected || packet.type == .connectError else { return }
+        if heldOutbound != nil {
+            heldOutbound!.append(.packet(packet.encode(), volatile: volatile))
+            return
+        }
         client.write(packet.encode(), volatile: volatile)
     }
 
+    /// The socket joins its namespace and its own room; what it sends is held until
+    /// ``answerConnect()``, so the connection handlers run before the client can see the
+    /// CONNECT answer (in the reference server "connected" means they have run: a message
+    /// to a room a handler joins reaches the socket from the first moment).
     func connected() {
         connectedFlag.store(true, ordering: .relaxed)
         namespace.adapter.addAll(id, rooms: [id])
         namespace.localSockets.add(self)
-        write(.connect(namespace: namespace.name, payload: ["sid": .string(id)]))
+        heldOutbound = []
+    }
+
+    /// Writes the CONNECT answer (also when a handler disconnected the socket: the client
+    /// then sees CONNECT, then DISCONNECT); what was held follows once it has gone out, on
+    /// its own (clients read the answer as a message of its own).
+    func answerConnect() {
+        client.write(SocketIOPacket.connect(namespace: namespace.name, payload: ["sid": .string(id)]).encode(), volatile: false)
+        client.engine.afterWrite { [self] _ in
+            let held = heldOutbound ?? []
+            heldOutbound = nil
+            for write in held {
+                switch write {
+                case .packet(let encoded, let volatile): client.write(encoded, volatile: volatile)
+                case .batch(let batch): client.engine.send(batch)
+                }
+            }
+        }
     }
 
     /// Called by a broadcast on this loop: registers the shared ack id; false when the
@@ -374,6 +410,10 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     func deliverOnLoop(_ batch: EngineIOPacketBatch, volatile: Bool, ack: SocketIOBroadcastAck?) {
         guard prepareDelivery(volatile: volatile, ack: ack) else { return }
+        if heldOutbound != nil {
+            heldOutbound!.append(.batch(batch))
+            return
+        }
         client.engine.send(batch)
     }
 
@@ -387,6 +427,10 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     func handle(_ packet: SocketIOPacket) {
         guard isReady else {
+            guard early.count < Self.earlyLimit else {
+                client.engine.close()
+                return
+            }
             early.append(packet)
             return
         }
