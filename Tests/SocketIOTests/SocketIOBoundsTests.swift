@@ -8,53 +8,8 @@ import XCTest
 /// The Socket.IO bounds in process: a real server on loopback, raw Engine.IO clients over a
 /// real WebSocket (Duplex's client), so the test controls exactly what the client answers.
 final class SocketIOBoundsTests: XCTestCase {
-    /// A raw Engine.IO v4 client on the WebSocket transport: records every text frame.
-    private final class RawClient: Sendable {
-        let socket: WebSocket
-        private let frames = Mutex<[String]>([])
-
-        init(port: Int) async throws {
-            var configuration = WebSocket.Configuration()
-            configuration.logger.logLevel = .critical
-            configuration.connectTimeout = .seconds(5)
-            socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/socket.io/?EIO=4&transport=websocket",
-                                                 configuration: configuration)
-            socket.onText { [weak self] text in self?.frames.withLock { $0.append(text) } }
-        }
-
-        var received: [String] { frames.withLock { $0 } }
-
-        func send(_ text: String) { socket.send(text) }
-
-        /// Waits for a frame that starts with `prefix` (5 s at most).
-        func frame(startingWith prefix: String, file: StaticString = #filePath, line: UInt = #line) async throws -> String {
-            for _ in 0..<500 {
-                if let frame = received.first(where: { $0.hasPrefix(prefix) }) { return frame }
-                try await Task.sleep(nanoseconds: 10_000_000)
-            }
-            XCTFail("no frame starting with \(prefix) in \(received)", file: file, line: line)
-            return ""
-        }
-    }
-
-    private func start(_ configure: (inout SocketIOServerOptions) -> Void = { _ in }) async throws -> (SocketIOServer, Int) {
-        var options = SocketIOServerOptions()
-        options.engine.logger.logLevel = .critical
-        configure(&options)
-        let io = SocketIOServer(options: options)
-        return (io, try await io.listen(port: 0))
-    }
-
-    private func eventually(_ condition: () async -> Bool, file: StaticString = #filePath, line: UInt = #line) async {
-        for _ in 0..<500 {
-            if await condition() { return }
-            try? await Task.sleep(nanoseconds: 10_000_000)
-        }
-        XCTFail("condition never held", file: file, line: line)
-    }
-
     func testBroadcastAckEntriesExpireOnASilentRecipient() async throws {
-        let (io, port) = try await start()
+        let (io, port) = try await startSocketIO()
         let connected = Mutex<SocketIOSocket?>(nil)
         io.onConnection { socket in connected.withLock { $0 = socket } }
         let client = try await RawClient(port: port)
@@ -79,7 +34,7 @@ final class SocketIOBoundsTests: XCTestCase {
     }
 
     func testEmptyDynamicNamespacesAreRemovedAndCapped() async throws {
-        let (io, port) = try await start { $0.maxChildNamespaces = 2 }
+        let (io, port) = try await startSocketIO { $0.maxChildNamespaces = 2 }
         let parent = try io.of(regex: "^/dyn-[0-9]+$")
         let client = try await RawClient(port: port)
         _ = try await client.frame(startingWith: "0{")
@@ -100,7 +55,7 @@ final class SocketIOBoundsTests: XCTestCase {
         XCTAssertEqual(Set(parent.children.map(\.name)), ["/dyn-2", "/dyn-3"])
 
         // The cleanup can be turned off (the reference default).
-        let (keeping, keepingPort) = try await start { $0.cleanupEmptyChildNamespaces = false }
+        let (keeping, keepingPort) = try await startSocketIO { $0.cleanupEmptyChildNamespaces = false }
         let keepingParent = try keeping.of(regex: "^/dyn-[0-9]+$")
         let other = try await RawClient(port: keepingPort)
         _ = try await other.frame(startingWith: "0{")
@@ -117,7 +72,7 @@ final class SocketIOBoundsTests: XCTestCase {
     }
 
     func testConnectTimeoutHoldsAfterAConnectToAnUnknownNamespace() async throws {
-        let (io, port) = try await start { $0.connectTimeout = .milliseconds(300) }
+        let (io, port) = try await startSocketIO { $0.connectTimeout = .milliseconds(300) }
         let client = try await RawClient(port: port)
         _ = try await client.frame(startingWith: "0{")
         client.send("40/nope,")
@@ -130,7 +85,7 @@ final class SocketIOBoundsTests: XCTestCase {
     }
 
     func testWebSocketHandshakesBeyondMaxSessionsAreRefused() async throws {
-        let (io, port) = try await start { $0.engine.maxSessions = 1 }
+        let (io, port) = try await startSocketIO { $0.engine.maxSessions = 1 }
         let first = try await RawClient(port: port)
         _ = try await first.frame(startingWith: "0{")
         do {
@@ -148,7 +103,7 @@ final class SocketIOBoundsTests: XCTestCase {
     }
 
     func testMulticastEncodesOnceAndReachesEachSocketOnce() async throws {
-        let (io, port) = try await start()
+        let (io, port) = try await startSocketIO()
         let sockets = Mutex<[SocketIOSocket]>([])
         io.onConnection { socket in sockets.withLock { $0.append(socket) } }
         var clients: [RawClient] = []

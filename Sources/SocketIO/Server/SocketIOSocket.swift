@@ -121,6 +121,8 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// Why it disconnected, once it has.
     private(set) var disconnectReason: String?
     private var early: [SocketIOPacket] = []
+    /// Events whose arguments did not decode: a line a second at most.
+    static let argumentLog = EngineIOLogThrottle()
     /// Most packets a client may send while its connection is being set up (async
     /// middlewares): more closes the connection.
     static let earlyLimit = 256
@@ -196,7 +198,15 @@ public final class SocketIOSocket: @unchecked Sendable {
             do {
                 handler(try event.decode(T.self), event)
             } catch {
-                event.ack?.reply([["error": .string("invalid payload: \(error)")]])
+                // Not dropped silently: the client gets the reason when it asked for an
+                // ack, the log gets it (at most a line a second) either way.
+                let failure = SocketIOArgumentError(event: name, decoding: error)
+                event.ack?.reply([["error": .string(failure.description)]])
+                if let heldBack = Self.argumentLog.admit() {
+                    self.client.server.options.engine.logger.warning("event ignored: \(failure)", metadata: [
+                        "socket": "\(self.id)", "namespace": "\(self.namespace.name)", "heldBack": "\(heldBack)",
+                    ])
+                }
             }
         }
     }
@@ -211,7 +221,8 @@ public final class SocketIOSocket: @unchecked Sendable {
                     let reply = try await handler(event)
                     event.ack?.reply(reply)
                 } catch {
-                    event.ack?.reply([["error": .string("\(error)")]])
+                    let reason = error is DecodingError ? "\(SocketIOArgumentError(event: name, decoding: error))" : "\(error)"
+                    event.ack?.reply([["error": .string(reason)]])
                 }
             }
         }
