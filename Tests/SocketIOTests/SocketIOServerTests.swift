@@ -124,4 +124,39 @@ final class SocketIOServerTests: XCTestCase {
         XCTAssertEqual(reply, [.string("yes")])
         await io.close()
     }
+
+    func testRunKeepsServingUntilClose() async throws {
+        let (io, port) = try await startSocketIO()
+        let finished = Atomic<Bool>(false)
+        let runner = Task {
+            try await io.run()
+            finished.store(true, ordering: .relaxed)
+        }
+        try await Task.sleep(nanoseconds: 200_000_000)
+        XCTAssertFalse(finished.load(ordering: .relaxed), "run() returned while the server was open")
+        let client = try await connect(port)
+        _ = try await client.frame(startingWith: "40{")
+        await io.close()
+        try await runner.value
+        XCTAssertTrue(finished.load(ordering: .relaxed))
+    }
+
+    func testTheApplicationsOnCloseSurvivesAccept() async throws {
+        let io = SocketIOServer()
+        var configuration = WebSocketServer.Configuration()
+        configuration.logger.logLevel = .critical
+        io.mount(into: &configuration)
+        let closes = Atomic<Int>(0)
+        let server = WebSocketServer(configuration: configuration) { connection in
+            connection.onClose { _ in closes.wrappingAdd(1, ordering: .relaxed) }  // set before accept
+            _ = io.accept(connection)
+        }
+        let port = try await server.listen(port: 0)
+        let client = try await connect(port)
+        _ = try await client.frame(startingWith: "40{")
+        client.socket.close()
+        await eventually { closes.load(ordering: .relaxed) == 1 }
+        await io.close()
+        await server.close()
+    }
 }

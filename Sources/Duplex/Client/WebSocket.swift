@@ -354,7 +354,7 @@ public final class WebSocket: @unchecked Sendable {
             self.lastConnectionError = error
             self.emitError(error)
         }
-        connection.onClosedInternal = { [self] event in self.closed(event) }
+        connection.observeClose { [self] event in self.closed(event) }
         if let interval = configuration.webSocket.pingInterval {
             heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 connection.heartbeat()

@@ -9,6 +9,8 @@ extension WebSocketConnection {
         var timer: Scheduled<Void>?
         /// The last error reported, for the end of the `messages` stream.
         var lastError: WebSocketError?
+        /// How it ended, for observers that come late.
+        var closedEvent: CloseEvent?
     }
 
     var closeIO: CloseIO {
@@ -55,6 +57,16 @@ extension WebSocketConnection {
         if published != readyState { state.store(published.rawValue, ordering: .releasing) }
     }
 
+    /// Adds a close observer (on the event loop); one that comes after the close is called at once.
+    package func observeClose(_ observer: @escaping (CloseEvent) -> Void) {
+        if readyState == .closed, closeObservers == nil {
+            // Closed without a closing state: the TCP connection just ended (1006).
+            observer(closeState?.closedEvent ?? CloseEvent(code: .abnormalClosure, reason: "", wasClean: false))
+            return
+        }
+        closeObservers = (closeObservers ?? []) + [observer]
+    }
+
     func startClose(code: CloseCode, reason: String) {
         apply(lifecycle.close(code: code, reason: reason))
     }
@@ -96,11 +108,13 @@ extension WebSocketConnection {
         outboundCharge.releaseAll(in: settings.memoryBudget)
         guard let event = lifecycle.transportClosed() else { return }
         state.store(ReadyState.closed.rawValue, ordering: .releasing)
+        closeState?.closedEvent = event
         closeState?.timer?.cancel()
         closeState?.timer = nil
         handlers.close?(event)
-        onClosedInternal?(event)
-        onClosedInternal = nil
+        let observers = closeObservers ?? []
+        closeObservers = nil
+        for observer in observers { observer(event) }
         if let stream = streamBox.withLock({ $0 }) {
             if let lastError = closeState?.lastError { stream.source.finish(lastError) } else { stream.source.finish() }
         }

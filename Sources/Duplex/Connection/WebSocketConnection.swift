@@ -92,8 +92,10 @@ public final class WebSocketConnection: @unchecked Sendable {
     let broadcastEncoding: BroadcastEncoding
     /// The server that registered this connection; told once when it has closed.
     weak var registry: WebSocketServer?
-    /// Called once, on the event loop, when the connection has closed (the client uses it).
-    var onClosedInternal: ((CloseEvent) -> Void)?
+    /// Called once each, on the event loop, when the connection has closed: the package's
+    /// own layers (the client face, Engine.IO) watch the close here and leave the user's
+    /// `onClose` alone.
+    var closeObservers: [(CloseEvent) -> Void]?
     /// The broadcast groups this connection is in: it leaves them when it closes.
     var groups: [BroadcastGroup]?
 

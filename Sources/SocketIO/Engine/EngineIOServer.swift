@@ -1,6 +1,7 @@
 import Duplex
 import Logging
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import Synchronization
 
@@ -20,6 +21,7 @@ public final class EngineIOServer: Sendable {
     /// messages up to `maxHttpBufferSize` (refused at the frame header beyond it), no
     /// WebSocket heartbeat (Engine.IO pings itself), the session's outbound budget.
     let webSocketRoute: WebSocketRoute
+    private let closed = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
 
     /// `onConnection` runs on the session's event loop for each new session, before any
     /// of its messages is delivered.
@@ -297,6 +299,16 @@ public final class EngineIOServer: Sendable {
         closing.store(true, ordering: .relaxed)
         for session in clients { session.close() }
         if let server = standalone.withLock({ $0 }) { await server.close() }
+        closed.succeed(())
+    }
+
+    /// Waits until ``close()`` has finished (the way to keep a program serving).
+    public func run() async throws {
+        try await closed.futureResult.get()
+    }
+
+    deinit {
+        closed.succeed(())  // a server never closed still owns the promise
     }
 }
 

@@ -446,7 +446,11 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
     func install() {
         connection.onText { [self] text in received(.text(text)) }
         connection.onBinary { [self] data in received(.binary(data)) }
-        connection.onClose { [self] _ in received(.closed("transport close")) }
+        // Not `onClose`: a handler the application set stays (Engine.IO only watches).
+        let watch: @Sendable () -> Void = { [self] in
+            connection.observeClose { [self] _ in received(.closed("transport close")) }
+        }
+        if connection.eventLoop.inEventLoop { watch() } else { connection.eventLoop.execute(watch) }
     }
 
     /// The session finished (or gave up) the upgrade: deliver what was held back.

@@ -205,6 +205,11 @@ public final class SocketIOServer: Sendable {
         try await engine.listen(port: port, host: host)
     }
 
+    /// Waits until ``close()`` has finished: `listen`, then `run` keeps a program serving.
+    public func run() async throws {
+        try await engine.run()
+    }
+
     /// Disconnects every socket (reason `server shutting down`), closes the adapters and
     /// the connections (and the listener when listening by itself).
     public func close() async {
