@@ -142,7 +142,7 @@ enum InteropHandlers {
         socket.on("transport") { event in event.ack?.reply([.string(socket.transport.rawValue)]) }
         socket.onDisconnect { reason in
             io.to("observers").emit("disconnected", [
-                "id": .string(socket.id), "namespace": .string(socket.namespace.name), "reason": .string(reason),
+                "id": .string(socket.id), "namespace": .string(socket.namespace.name), "reason": .string(reason.rawValue),
             ])
         }
     }

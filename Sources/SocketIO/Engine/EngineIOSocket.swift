@@ -42,7 +42,7 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// and takes no more packets meanwhile.
     private var overBudget = false
     private var messageHandler: ((EngineIOMessage) -> Void)?
-    private var closeHandlers: [(String) -> Void] = []
+    private var closeHandlers: [(DisconnectReason) -> Void] = []
     private var options: EngineIOOptions { server.options }
 
     init(id: String, request: EngineIORequestInfo, transport: EngineIOTransport, eventLoop: EventLoop, server: EngineIOServer) {
@@ -68,7 +68,7 @@ public final class EngineIOSocket: @unchecked Sendable {
 
     /// Adds a handler called once when the session closes, with the reason
     /// (`transport close`, `ping timeout`, `parse error`, `transport error`, `forced close`…).
-    public func onClose(_ handler: @escaping @Sendable (String) -> Void) {
+    public func onClose(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
         run { session in
             if session.state.isOpen { session.closeHandlers.append(handler) }
         }
@@ -84,7 +84,7 @@ public final class EngineIOSocket: @unchecked Sendable {
 
     /// Closes the session (reason `forced close`).
     public func close() {
-        run { $0.closeSession(reason: "forced close") }
+        run { $0.closeSession(reason: .forcedClose) }
     }
 
     // MARK: - Loop confinement
@@ -174,7 +174,7 @@ public final class EngineIOSocket: @unchecked Sendable {
                 "remote": "\(request.remoteAddress?.description ?? "unknown")", "closesNotLogged": "\(heldBack)",
             ])
         }
-        eventLoop.execute { [weak self] in self?.run { $0.closeSession(reason: "transport error") } }
+        eventLoop.execute { [weak self] in self?.run { $0.closeSession(reason: .transportError) } }
     }
 
     /// Runs `body` on the session's loop once what was sent so far has been written to the
@@ -250,14 +250,14 @@ public final class EngineIOSocket: @unchecked Sendable {
                     session.pendingPoll = nil
                     session.state.pollAbandoned()
                     poll.promise.fail(ChannelError.ioOnClosedChannel)
-                    session.closeSession(reason: "transport error")
+                    session.closeSession(reason: .transportError)
                 }
             }
         case .reject:
             promise.succeed(EngineIOServer.errorResponse(EngineIORequestError(.badRequest), headers: headers))
         case .overlap:
             promise.succeed(EngineIOServer.errorResponse(EngineIORequestError(.badRequest), headers: headers))
-            closeSession(reason: "transport error")
+            closeSession(reason: .transportError)
         }
     }
 
@@ -270,10 +270,10 @@ public final class EngineIOSocket: @unchecked Sendable {
         case .success(let list):
             packets = list
         case .failure(.payloadTooLarge):
-            closeSession(reason: "transport error")
+            closeSession(reason: .transportError)
             return HTTPResponse(status: .payloadTooLarge, headers: headers, body: "payload too large")
         case .failure:
-            closeSession(reason: "parse error")
+            closeSession(reason: .parseError)
             return EngineIOServer.errorResponse(EngineIORequestError(.badRequest), headers: headers)
         }
         for packet in packets {
@@ -303,14 +303,14 @@ public final class EngineIOSocket: @unchecked Sendable {
                 schedulePing()
             }
         case .close:
-            closeSession(reason: "transport close", releasePollWith: .noop)
+            closeSession(reason: .transportClose, releasePollWith: .noop)
         case .open, .ping, .upgrade, .noop:
             break
         }
     }
 
     /// Input on the main WebSocket that is not a packet, or the WebSocket's end.
-    func webSocketFailed(_ connection: WebSocketConnection, reason: String) {
+    func webSocketFailed(_ connection: WebSocketConnection, reason: DisconnectReason) {
         if connection === webSocket {
             closeSession(reason: reason)
         } else if connection === upgrade?.connection {
@@ -387,7 +387,7 @@ public final class EngineIOSocket: @unchecked Sendable {
         awaitingPong = true
         sendPackets([.ping()])
         schedule(in: options.pingTimeout) { session in
-            if session.awaitingPong && session.pingsSent == ping { session.closeSession(reason: "ping timeout") }
+            if session.awaitingPong && session.pingsSent == ping { session.closeSession(reason: .pingTimeout) }
         }
     }
 
@@ -395,7 +395,7 @@ public final class EngineIOSocket: @unchecked Sendable {
 
     /// Ends the session: a pending poll gets `releasePollWith` (CLOSE, or NOOP when the
     /// client asked to close), WebSockets are closed, the close handlers run.
-    func closeSession(reason: String, releasePollWith release: EngineIOPacket = .close) {
+    func closeSession(reason: DisconnectReason, releasePollWith release: EngineIOPacket = .close) {
         guard state.isOpen else { return }
         let wasPolling = state.isPolling
         if state.close(), let poll = pendingPoll {
@@ -428,7 +428,7 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
     private enum Inbound {
         case text(String)
         case binary(ByteBuffer)
-        case closed(String)
+        case closed(DisconnectReason)
     }
 
     let connection: WebSocketConnection
@@ -448,7 +448,7 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
         connection.onBinary { [self] data in received(.binary(data)) }
         // Not `onClose`: a handler the application set stays (Engine.IO only watches).
         let watch: @Sendable () -> Void = { [self] in
-            connection.observeClose { [self] _ in received(.closed("transport close")) }
+            connection.observeClose { [self] _ in received(.closed(.transportClose)) }
         }
         if connection.eventLoop.inEventLoop { watch() } else { connection.eventLoop.execute(watch) }
     }
@@ -472,14 +472,14 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
         switch inbound {
         case .text(let text):
             if text.utf8.count > limit {
-                event = .failed("transport error")
+                event = .failed(.transportError)
             } else if let packet = try? EngineIOPacket(text: text) {
                 event = .packet(packet)
             } else {
-                event = .failed("parse error")
+                event = .failed(.parseError)
             }
         case .binary(let data):
-            event = data.readableBytes > limit ? .failed("transport error") : .packet(EngineIOPacket(binaryFrame: data))
+            event = data.readableBytes > limit ? .failed(.transportError) : .packet(EngineIOPacket(binaryFrame: data))
         case .closed(let reason):
             event = .failed(reason)
         }
@@ -511,7 +511,7 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
 
     private enum Event: Sendable {
         case packet(EngineIOPacket)
-        case failed(String)
+        case failed(DisconnectReason)
     }
 }
 

@@ -53,7 +53,7 @@ public final class SocketIOServer: Sendable {
     /// The namespaces by name, and how many of them are dynamic (children).
     private let namespaces = Mutex<(byName: [String: SocketIONamespace], children: Int)>(([:], 0))
     private let parents = Mutex<[SocketIOParentNamespace]>([])
-    private let clients = Mutex<[ObjectIdentifier: SocketIOClient]>([:])
+    private let clients = Mutex<[ObjectIdentifier: SocketIOConnection]>([:])
 
     public init(options: SocketIOServerOptions = SocketIOServerOptions()) {
         self.options = options
@@ -66,7 +66,7 @@ public final class SocketIOServer: Sendable {
     }
 
     private func connected(_ session: EngineIOSocket) {
-        let client = SocketIOClient(engine: session, server: self)
+        let client = SocketIOConnection(engine: session, server: self)
         let key = ObjectIdentifier(client)
         clients.withLock { $0[key] = client }
         session.onClose { [self] _ in _ = clients.withLock { $0.removeValue(forKey: key) } }
@@ -214,7 +214,7 @@ public final class SocketIOServer: Sendable {
     /// the connections (and the listener when listening by itself).
     public func close() async {
         for client in clients.withLock({ Array($0.values) }) {
-            client.engine.run { _ in client.shutdown(reason: "server shutting down") }
+            client.engine.run { _ in client.shutdown(reason: .serverShuttingDown) }
         }
         for namespace in namespaces.withLock({ Array($0.byName.values) }) { await namespace.adapter.close() }
         await engine.close()

@@ -107,19 +107,19 @@ public final class SocketIOSocket: @unchecked Sendable {
     public let id: String
     public let namespace: SocketIONamespace
     public let handshake: SocketIOHandshake
-    let client: SocketIOClient
+    let client: SocketIOConnection
     private let dataBox = Mutex<JSONValue>(.null)
     private let connectedFlag = Atomic<Bool>(false)
 
     // MARK: Event-loop confined
     private var handlers: [String: [(SocketIOEvent) -> Void]] = [:]
     private var anyHandlers: [(SocketIOEvent) -> Void] = []
-    private var disconnectingHandlers: [(String) -> Void] = []
-    private var disconnectHandlers: [(String) -> Void] = []
+    private var disconnectingHandlers: [(DisconnectReason) -> Void] = []
+    private var disconnectHandlers: [(DisconnectReason) -> Void] = []
     /// False until the connection handlers have run; packets wait in `early` until then.
     private var isReady = false
     /// Why it disconnected, once it has.
-    private(set) var disconnectReason: String?
+    private(set) var disconnectReason: DisconnectReason?
     private var early: [SocketIOPacket] = []
     /// Events whose arguments did not decode: a line a second at most.
     static let argumentLog = EngineIOLogThrottle()
@@ -138,7 +138,7 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// whether it is still here), so a client that never answers holds none for long.
     private var acks: [Int: @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void] = [:]
 
-    init(id: String, namespace: SocketIONamespace, client: SocketIOClient, auth: JSONObject) {
+    init(id: String, namespace: SocketIONamespace, client: SocketIOConnection, auth: JSONObject) {
         self.id = id
         self.namespace = namespace
         self.client = client
@@ -234,14 +234,14 @@ public final class SocketIOSocket: @unchecked Sendable {
     }
 
     /// The socket is about to leave its rooms (they are still readable).
-    public func onDisconnecting(_ handler: @escaping @Sendable (String) -> Void) {
+    public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
         run { $0.disconnectingHandlers.append(handler) }
     }
 
     /// The socket disconnected, with the reason (`client namespace disconnect`, `server
     /// namespace disconnect`, `transport close`, `transport error`, `ping timeout`,
     /// `parse error`, `forced close`, `server shutting down`).
-    public func onDisconnect(_ handler: @escaping @Sendable (String) -> Void) {
+    public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
         run { socket in
             if socket.isConnected {
                 socket.disconnectHandlers.append(handler)
@@ -361,7 +361,7 @@ public final class SocketIOSocket: @unchecked Sendable {
                 socket.client.disconnectAll()
             } else {
                 socket.write(.disconnect(namespace: socket.namespace.name))
-                socket.closed(reason: "server namespace disconnect")
+                socket.closed(reason: .serverNamespaceDisconnect)
             }
         }
     }
@@ -456,14 +456,14 @@ public final class SocketIOSocket: @unchecked Sendable {
             guard let ackID = packet.ackID, let callback = acks.removeValue(forKey: ackID) else { return }
             callback(.success(packet.arguments ?? []))
         case .disconnect:
-            closed(reason: "client namespace disconnect")
+            closed(reason: .clientNamespaceDisconnect)
         case .connect, .connectError:
             break
         }
     }
 
     /// The socket leaves its namespace (once).
-    func closed(reason: String) {
+    func closed(reason: DisconnectReason) {
         guard isConnected else { return }
         disconnectReason = reason
         for handler in disconnectingHandlers { handler(reason) }

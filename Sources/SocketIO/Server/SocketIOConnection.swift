@@ -2,7 +2,7 @@ import NIOCore
 
 /// The Socket.IO side of one Engine.IO session: decodes packets, routes them to the
 /// namespace sockets, connects and disconnects namespaces. Confined to the session's loop.
-final class SocketIOClient: @unchecked Sendable {
+final class SocketIOConnection: @unchecked Sendable {
     let engine: EngineIOSocket
     let server: SocketIOServer
     private var decoder = SocketIOPacketDecoder()
@@ -26,7 +26,7 @@ final class SocketIOClient: @unchecked Sendable {
         // middleware refused does not count).
         engine.schedule(in: server.options.connectTimeout) { [weak self] session in
             guard let self, !hasConnected else { return }
-            session.closeSession(reason: "forced close")
+            session.closeSession(reason: .forcedClose)
         }
     }
 
@@ -39,7 +39,7 @@ final class SocketIOClient: @unchecked Sendable {
             }
             if let packet { route(packet) }
         } catch {
-            engine.closeSession(reason: "parse error")
+            engine.closeSession(reason: .parseError)
         }
     }
 
@@ -51,7 +51,7 @@ final class SocketIOClient: @unchecked Sendable {
         case (.connect, _), (.connectError, _), (_, nil):
             // A second CONNECT, a CONNECT_ERROR from a client, or a packet for a namespace
             // it has not joined: the reference server closes the connection.
-            engine.closeSession(reason: "forced close")
+            engine.closeSession(reason: .forcedClose)
         case (_, let socket?):
             socket.handle(packet)
         }
@@ -104,18 +104,18 @@ final class SocketIOClient: @unchecked Sendable {
     func disconnectAll() {
         for socket in Array(sockets.values) {
             socket.write(.disconnect(namespace: socket.namespace.name))
-            socket.closed(reason: "server namespace disconnect")
+            socket.closed(reason: .serverNamespaceDisconnect)
         }
-        engine.closeSession(reason: "forced server close")
+        engine.closeSession(reason: .forcedServerClose)
     }
 
     /// Disconnects every socket with `reason` (server shutdown), then closes.
-    func shutdown(reason: String) {
+    func shutdown(reason: DisconnectReason) {
         for socket in Array(sockets.values) { socket.closed(reason: reason) }
         engine.closeSession(reason: reason)
     }
 
-    private func engineClosed(reason: String) {
+    private func engineClosed(reason: DisconnectReason) {
         isClosed = true
         decoder.reset()
         for socket in Array(sockets.values) { socket.closed(reason: reason) }
