@@ -159,4 +159,24 @@ final class SocketIOServerTests: XCTestCase {
         await io.close()
         await server.close()
     }
+
+    /// One rule for every object: `on…` of a kind replaces; named events add listeners.
+    func testOnOfAKindReplacesAndNamedEventsAdd() async throws {
+        let (io, port) = try await startSocketIO()
+        let calls = Mutex<[String]>([])
+        io.onConnection { socket in
+            socket.onDisconnect { _ in calls.withLock { $0.append("first disconnect") } }
+            socket.onDisconnect { reason in calls.withLock { $0.append("second disconnect: \(reason)") } }
+            socket.on("ping-me") { _ in calls.withLock { $0.append("listener 1") } }
+            socket.on("ping-me") { _ in calls.withLock { $0.append("listener 2") } }
+        }
+        let client = try await connect(port)
+        _ = try await client.frame(startingWith: "40{")
+        client.send("42[\"ping-me\"]")
+        await eventually { calls.withLock { $0.count } == 2 }
+        client.send("41")
+        await eventually { calls.withLock { $0.count } == 3 }
+        XCTAssertEqual(calls.withLock { $0 }, ["listener 1", "listener 2", "second disconnect: client namespace disconnect"])
+        await io.close()
+    }
 }

@@ -140,7 +140,7 @@ def test_a_message_sent_the_moment_a_member_connects_reaches_it(chat_factory, tr
             await connected.wait()
             await ws.send(f"hello {attempt}")  # the moment the newcomer's connect fired
             try:
-                await newcomer.until(lambda name, e: name == "chat message" and e["msg"].endswith(f"hello {attempt}"), timeout=3)
+                await newcomer.until(lambda name, e: name == "chat message" and e["msg"].endswith(f"hello {attempt}"), timeout=10)
                 received += 1
             except asyncio.TimeoutError:
                 pass

@@ -114,8 +114,11 @@ public final class ChatHub: @unchecked Sendable {
         eventLoop.flatSubmit { self.tail }
     }
 
+    /// Always through the loop's task queue, even from the loop itself: requests then run
+    /// in the order they were made. (Run inline, a message read on the hub's own loop could
+    /// overtake a join queued just before by another loop, whose member would miss it.)
     private func onLoop(_ body: @escaping @Sendable (ChatHub) -> Void) {
-        if eventLoop.inEventLoop { body(self) } else { eventLoop.execute { body(self) } }
+        eventLoop.execute { body(self) }
     }
 
     /// Appends a step to the serial chain. Steps run on `eventLoop`; a step that waits for

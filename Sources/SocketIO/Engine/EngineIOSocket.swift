@@ -42,7 +42,10 @@ public final class EngineIOSocket: @unchecked Sendable {
     /// and takes no more packets meanwhile.
     private var overBudget = false
     private var messageHandler: ((EngineIOMessage) -> Void)?
-    private var closeHandlers: [(DisconnectReason) -> Void] = []
+    /// The application's close handler (one: setting it again replaces it).
+    private var closeHandler: ((DisconnectReason) -> Void)?
+    /// The package's own watchers (Socket.IO's bookkeeping); they never displace the handler.
+    private var closeObservers: [(DisconnectReason) -> Void] = []
     private var options: EngineIOOptions { server.options }
 
     init(id: String, request: EngineIORequestInfo, transport: EngineIOTransport, eventLoop: EventLoop, server: EngineIOServer) {
@@ -66,11 +69,19 @@ public final class EngineIOSocket: @unchecked Sendable {
         run { $0.messageHandler = handler }
     }
 
-    /// Adds a handler called once when the session closes, with the reason
+    /// Sets the handler called once when the session closes, with the reason
     /// (`transport close`, `ping timeout`, `parse error`, `transport error`, `forced close`…).
+    /// As every `on…` of the package's objects, setting it again replaces it.
     public func onClose(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
         run { session in
-            if session.state.isOpen { session.closeHandlers.append(handler) }
+            if session.state.isOpen { session.closeHandler = handler }
+        }
+    }
+
+    /// Watches the close without touching the application's handler (on the session's loop).
+    func observeClose(_ observer: @escaping @Sendable (DisconnectReason) -> Void) {
+        run { session in
+            if session.state.isOpen { session.closeObservers.append(observer) }
         }
     }
 
@@ -410,10 +421,13 @@ public final class EngineIOSocket: @unchecked Sendable {
         upgrade?.connection.close()
         upgrade = nil
         server.remove(self)
-        let handlers = closeHandlers
-        closeHandlers = []
+        let observers = closeObservers
+        let handler = closeHandler
+        closeObservers = []
+        closeHandler = nil
         messageHandler = nil
-        for handler in handlers { handler(reason) }
+        for observer in observers { observer(reason) }
+        handler?(reason)
     }
 }
 

@@ -20,7 +20,7 @@ final class SocketIOConnection: @unchecked Sendable {
     /// Starts reading the session (on its loop, from the engine's connection handler).
     func start() {
         engine.onMessage { [self] message in received(message) }
-        engine.onClose { [self] reason in engineClosed(reason: reason) }
+        engine.observeClose { [self] reason in engineClosed(reason: reason) }
         // As the reference server: a connection that has joined no namespace by then is
         // closed, whatever it sent (a CONNECT to a namespace that does not exist or that a
         // middleware refused does not count).

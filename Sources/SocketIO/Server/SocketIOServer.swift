@@ -69,7 +69,7 @@ public final class SocketIOServer: Sendable {
         let client = SocketIOConnection(engine: session, server: self)
         let key = ObjectIdentifier(client)
         clients.withLock { $0[key] = client }
-        session.onClose { [self] _ in _ = clients.withLock { $0.removeValue(forKey: key) } }
+        session.observeClose { [self] _ in _ = clients.withLock { $0.removeValue(forKey: key) } }
         client.start()
     }
 

@@ -114,8 +114,8 @@ public final class SocketIOSocket: @unchecked Sendable {
     // MARK: Event-loop confined
     private var handlers: [String: [(SocketIOEvent) -> Void]] = [:]
     private var anyHandlers: [(SocketIOEvent) -> Void] = []
-    private var disconnectingHandlers: [(DisconnectReason) -> Void] = []
-    private var disconnectHandlers: [(DisconnectReason) -> Void] = []
+    private var disconnectingHandler: ((DisconnectReason) -> Void)?
+    private var disconnectHandler: ((DisconnectReason) -> Void)?
     /// False until the connection handlers have run; packets wait in `early` until then.
     private var isReady = false
     /// Why it disconnected, once it has.
@@ -233,9 +233,10 @@ public final class SocketIOSocket: @unchecked Sendable {
         run { $0.anyHandlers.append(handler) }
     }
 
-    /// The socket is about to leave its rooms (they are still readable).
+    /// The socket is about to leave its rooms (they are still readable). Setting it again
+    /// replaces it (as every `on…` of a kind; named events, `on(_:)`, add listeners).
     public func onDisconnecting(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
-        run { $0.disconnectingHandlers.append(handler) }
+        run { $0.disconnectingHandler = handler }
     }
 
     /// The socket disconnected, with the reason (`client namespace disconnect`, `server
@@ -244,7 +245,7 @@ public final class SocketIOSocket: @unchecked Sendable {
     public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) -> Void) {
         run { socket in
             if socket.isConnected {
-                socket.disconnectHandlers.append(handler)
+                socket.disconnectHandler = handler
             } else if let reason = socket.disconnectReason {
                 handler(reason)
             }
@@ -466,7 +467,7 @@ public final class SocketIOSocket: @unchecked Sendable {
     func closed(reason: DisconnectReason) {
         guard isConnected else { return }
         disconnectReason = reason
-        for handler in disconnectingHandlers { handler(reason) }
+        disconnectingHandler?(reason)
         connectedFlag.store(false, ordering: .relaxed)
         namespace.adapter.delAll(id)
         namespace.localSockets.remove(id: id)
@@ -477,11 +478,11 @@ public final class SocketIOSocket: @unchecked Sendable {
         for (_, callback) in pending {
             callback(.failure(.disconnected))
         }
-        let handlers = disconnectHandlers
-        disconnectHandlers = []
+        let handler = disconnectHandler
+        disconnectHandler = nil
         self.handlers = [:]
         anyHandlers = []
-        disconnectingHandlers = []
-        for handler in handlers { handler(reason) }
+        disconnectingHandler = nil
+        handler?(reason)
     }
 }
