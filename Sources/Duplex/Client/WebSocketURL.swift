@@ -16,7 +16,7 @@ public struct WebSocketURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(_ string: String) throws(WebSocketClientError) {
-        guard let schemeEnd = string.range(of: "://") else {
+        guard let schemeEnd = string.firstRange(of: "://") else {
             throw .invalidURL(string, "missing scheme (ws:// or wss://)")
         }
         switch string[..<schemeEnd.lowerBound].lowercased() {
