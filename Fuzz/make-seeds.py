@@ -155,6 +155,7 @@ http = {
     "upgrade-http10": upgrade().replace(b"HTTP/1.1", b"HTTP/1.0", 1),
     "get-root": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     "get-keepalive-pipelined": b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "long-poll-then-pipelined": b"GET /poll?sid=1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /poll HTTP/1.1\r\nContent-Length: 2\r\n\r\n40GET /b HTTP/1.1\r\n\r\n",
     "get-then-upgrade": b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n" + upgrade(),
     "post-body": b"POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n4hello\x1e2\x1e6",
     "post-chunked": b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",

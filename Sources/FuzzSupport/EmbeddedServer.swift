@@ -45,7 +45,12 @@ public final class EmbeddedServer {
         configuration.selectSubprotocol = { offered, _ in offered.first { $0.hasPrefix("chat") } }
         configuration.httpHandler = { request in
             let summary = "\(request.method) \(request.path) \(request.query.count) \(request.body.readableBytes)\n"
-            return request.eventLoop.makeSucceededFuture(HTTPResponse(body: summary))
+            guard request.path.hasPrefix("/poll") else {
+                return request.eventLoop.makeSucceededFuture(HTTPResponse(body: summary))
+            }
+            // A long poll: answered a second later (when `finish` advances the clock), so
+            // requests behind it wait in the handler's queue.
+            return request.eventLoop.scheduleTask(in: .seconds(1)) { HTTPResponse(body: summary) }.futureResult
         }
         return configuration
     }
