@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 let package = Package(
     name: "duplex",
     platforms: [.macOS(.v15)],
@@ -87,3 +93,32 @@ let package = Package(
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
     ]
 )
+
+// libFuzzer targets (docs/fuzzing.md), only when asked for: `DUPLEX_FUZZ=1 swift build
+// --sanitize=fuzzer --sanitize=address`, as scripts/fuzz does. The normal build never sees them.
+if getenv("DUPLEX_FUZZ") != nil {
+    let nio: [Target.Dependency] = [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+    ]
+    package.targets.append(.target(
+        name: "FuzzSupport", dependencies: ["Duplex", .product(name: "Logging", package: "swift-log")] + nio,
+        path: "Sources/FuzzSupport"
+    ))
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzFrames", ["FuzzSupport", "Duplex"]),
+        ("FuzzFramesDeflate", ["FuzzSupport", "Duplex", .product(name: "CompressNIO", package: "compress-nio")]),
+        ("FuzzHTTP", ["FuzzSupport", "Duplex"]),
+        ("FuzzEngineIO", ["FuzzSupport", "SocketIO"]),
+        ("FuzzSocketIO", ["FuzzSupport", "SocketIO"]),
+        ("FuzzJSON", ["FuzzSupport", "SocketIO"]),
+        ("FuzzChatCommand", ["FuzzSupport", "ChatRoom"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: target.name, dependencies: target.dependencies + nio, path: "Sources/\(target.name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ))
+    }
+}

@@ -1,11 +1,11 @@
 import Duplex
 /// The rules for names people choose.
-enum Validation {
+package enum Validation {
     static let maxNicknameLength = 32
     static let maxRoomLength = 32
 
     /// A nickname: 1–32 characters after trimming, no control or format characters.
-    static func nickname(_ raw: String) -> Result<String, ChatError> {
+    package static func nickname(_ raw: String) -> Result<String, ChatError> {
         let name = raw.trimming(" \t")
         guard !name.isEmpty else { return .failure(.badNickname("it is empty")) }
         guard name.count <= maxNicknameLength else { return .failure(.badNickname("longer than \(maxNicknameLength) characters")) }
@@ -21,7 +21,7 @@ enum Validation {
     }
 
     /// A room: 1–32 of letters, digits, `-`, `_`, `.`.
-    static func room(_ raw: String) -> Result<String, ChatError> {
+    package static func room(_ raw: String) -> Result<String, ChatError> {
         let room = raw.trimming(" \t")
         guard !room.isEmpty else { return .failure(.badRoom("the name is empty")) }
         guard room.count <= maxRoomLength else { return .failure(.badRoom("longer than \(maxRoomLength) characters")) }

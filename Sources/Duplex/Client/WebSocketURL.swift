@@ -1,5 +1,3 @@
-import Foundation
-
 /// A parsed `ws://` or `wss://` URL (RFC 6455 §3). `http://` and `https://` are accepted
 /// and mean the same, as in browsers.
 public struct WebSocketURL: Sendable, Equatable, CustomStringConvertible {
@@ -18,7 +16,7 @@ public struct WebSocketURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(_ string: String) throws(WebSocketClientError) {
-        guard let schemeEnd = string.range(of: "://") else {
+        guard let schemeEnd = string.firstRange(of: "://") else {
             throw .invalidURL(string, "missing scheme (ws:// or wss://)")
         }
         switch string[..<schemeEnd.lowerBound].lowercased() {

@@ -150,7 +150,7 @@ public final class WebSocketServer: Sendable {
     var isClosing: Bool { state.withLock { $0.closing } }
 
     /// Accepted TCP connections still tracked, upgraded or not (tests check for leaks).
-    var trackedConnectionCount: Int { state.withLock { $0.accepted.count } }
+    package var trackedConnectionCount: Int { state.withLock { $0.accepted.count } }
 
     /// Starts listening. Returns the bound port (pass 0 for a free one).
     @discardableResult
@@ -201,7 +201,7 @@ public final class WebSocketServer: Sendable {
         }
     }
 
-    private func configurePipeline(_ channel: Channel) throws {
+    package func configurePipeline(_ channel: Channel) throws {
         let accepted = state.withLock { state -> Bool in
             guard !state.closing else { return false }
             state.accepted[ObjectIdentifier(channel)] = .http(channel)
