@@ -263,8 +263,9 @@ public final class WebSocketServer: Sendable {
             waiters.cancelAll()
         }
         for entry in state.withLock({ Array($0.accepted.values) }) { entry.channel.close(promise: nil) }
-        closed.succeed(())
+        // Logged before `run()` returns: the program may exit right after.
         configuration.logger.info("server closed")
+        closed.succeed(())
     }
 
     // MARK: - Registry (called by the HTTP handler)
