@@ -103,7 +103,7 @@ if getenv("DUPLEX_FUZZ") != nil {
         .product(name: "NIOHTTP1", package: "swift-nio"),
     ]
     package.targets.append(.target(
-        name: "FuzzSupport", dependencies: ["Duplex", .product(name: "Logging", package: "swift-log")] + nio,
+        name: "FuzzSupport", dependencies: ["Duplex", "SocketIO", .product(name: "Logging", package: "swift-log")] + nio,
         path: "Sources/FuzzSupport"
     ))
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [

@@ -38,14 +38,3 @@ public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     fuzzCheck(reparsed.serialized() == text, "serializing is not stable: \(text) → \(reparsed.serialized())")
     return 0
 }
-
-extension JSONValue {
-    var hasInfinity: Bool {
-        switch self {
-        case .number(let number): !number.isFinite
-        case .array(let elements): elements.contains { $0.hasInfinity }
-        case .object(let object): object.contains { $0.value.hasInfinity }
-        case .null, .bool, .string, .binary: false
-        }
-    }
-}

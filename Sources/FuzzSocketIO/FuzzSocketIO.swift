@@ -61,14 +61,3 @@ private func normalized(_ packet: SocketIOPacket) -> SocketIOPacket {
     }
     return packet
 }
-
-extension JSONValue {
-    var hasInfinity: Bool {
-        switch self {
-        case .number(let number): !number.isFinite
-        case .array(let elements): elements.contains { $0.hasInfinity }
-        case .object(let object): object.contains { $0.value.hasInfinity }
-        case .null, .bool, .string, .binary: false
-        }
-    }
-}

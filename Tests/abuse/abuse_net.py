@@ -186,3 +186,11 @@ def ws_upgrade(port: int, path: str = "/", headers: dict[str, str] | None = None
     with its body). Host defaults to 127.0.0.1:PORT."""
     request, _ = rawws.build_request(path, host=f"{HOST}:{port}", headers=headers)
     return rawws.http_exchange(HOST, port, request, timeout=timeout)
+
+
+def assert_refused(response, what: str, about: str) -> None:
+    """A 403 whose reason names what it is about (`origin`, `host`)."""
+    text = f"{response.status} {response.reason} {response.body[:200]!r}"
+    assert response.status == 403, f"{what}: expected 403, got {text}"
+    assert about in (response.reason + response.body.decode(errors="replace")).lower(), \
+        f"{what}: the 403 does not say it is about the {about}: {text}"
