@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,13 @@ def clients(server):
             client.close()
         except Exception:
             pass
+
+
+def wait_until(predicate, timeout=5.0, step=0.05):
+    """Polls `predicate` until it holds or `timeout` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

@@ -29,7 +29,7 @@ import websocket  # websocket-client
 
 import duplex_process
 from duplex_process import DUPLEX_BIN, free_port
-from socketio_support import ARTIFACT_DIR, BIN, Recorder
+from socketio_support import ARTIFACT_DIR, BIN, Recorder, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -171,15 +171,6 @@ def open_sessions(server: Server, count: int, workers: int = 4, connect: bool = 
         thread.join(50)
     assert len(results) == count, f"only {len(results)} of {count} handshakes finished"
     return results
-
-
-def wait_until(predicate, timeout=10.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def stats(client: Recorder, **query) -> dict:

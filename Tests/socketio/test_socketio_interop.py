@@ -13,20 +13,11 @@ import pytest
 import socketio
 import websocket  # websocket-client
 
-from socketio_support import PING_INTERVAL, PING_TIMEOUT, Recorder
+from socketio_support import PING_INTERVAL, PING_TIMEOUT, Recorder, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 NESTED = {"a": [1, 2.5, {"b": None, "c": "héllo ✓"}], "t": True, "f": False, "n": None, "deep": [[[]], {}]}
-
-
-def wait_until(predicate, timeout=5.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 # --- transports ---------------------------------------------------------------------
