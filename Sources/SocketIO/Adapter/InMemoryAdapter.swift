@@ -131,37 +131,30 @@ public final class InMemoryAdapter: SocketIOAdapter {
         let frameText = "4" + encoded.text
         // One batch for every polling recipient: their outboxes share it.
         let batch = EngineIOPacketBatch(encoded.engineIOPackets)
-        var byLoop: [ObjectIdentifier: (EventLoop, [SocketIOSocket])] = [:]
-        for socket in sockets {
-            let loop = socket.client.engine.eventLoop
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].1.append(socket)
-        }
-        for (_, (loop, group)) in byLoop {
-            let task: @Sendable () -> Void = {
-                var direct: [WebSocketConnection] = []
-                for socket in group {
-                    let engine = socket.client.engine
-                    guard engine.isOnLoop else {
-                        // The session moved (an upgrade) since the grouping: the slow way.
-                        socket.client.engine.run { _ in
-                            socket.deliverOnLoop(batch, volatile: volatile, ack: ack)
-                        }
-                        continue
+        forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }) { group in
+            var direct: [WebSocketConnection] = []
+            for socket in group {
+                let engine = socket.client.engine
+                guard engine.isOnLoop, !socket.isHoldingOutbound else {
+                    // The session moved (an upgrade) since the grouping, or the socket
+                    // waits for its CONNECT answer to go out: the slow way, in order.
+                    socket.client.engine.run { _ in
+                        socket.deliverOnLoop(batch, volatile: volatile, ack: ack)
                     }
-                    guard socket.prepareDelivery(volatile: volatile, ack: ack) else { continue }
-                    if let webSocket = engine.currentWebSocket {
-                        direct.append(webSocket)
-                    } else {
-                        engine.send(batch)
-                    }
+                    continue
                 }
-                guard !direct.isEmpty else { return }
-                WebSocketServer.broadcast(frameText, to: direct)
-                for attachment in encoded.attachments {
-                    WebSocketServer.broadcast(attachment, to: direct)
+                guard socket.prepareDelivery(volatile: volatile, ack: ack) else { continue }
+                if let webSocket = engine.currentWebSocket {
+                    direct.append(webSocket)
+                } else {
+                    engine.send(batch)
                 }
             }
-            if loop.inEventLoop { task() } else { loop.execute(task) }
+            guard !direct.isEmpty else { return }
+            WebSocketServer.broadcast(frameText, to: direct)
+            for attachment in encoded.attachments {
+                WebSocketServer.broadcast(attachment, to: direct)
+            }
         }
     }
 }

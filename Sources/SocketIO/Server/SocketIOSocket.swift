@@ -129,6 +129,8 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// What the connection handlers (and broadcasts to the rooms they joined) send before
     /// the CONNECT answer has gone out: it follows the answer, in order. nil when not holding.
     private var heldOutbound: [HeldWrite]?
+    /// Whether what is sent now waits for the CONNECT answer (on the loop).
+    var isHoldingOutbound: Bool { heldOutbound != nil }
 
     private enum HeldWrite {
         case packet(SocketIOEncodedPacket, volatile: Bool)
