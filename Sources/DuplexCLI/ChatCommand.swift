@@ -41,9 +41,10 @@ struct ChatCommand: AsyncParsableCommand {
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.logger = logger
         let (server, bound) = try await ChatServer.start(configuration)
-        print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(memory ? "in memory" : db))")
-        fflush(nil)  // a pipe or a log file gets the line now, not at exit
         // Socket.IO first (held polls are answered with a close packet), then the WebSockets.
-        try await runUntilSignal(server.webSocketServer) { await server.shutdown() }
+        try await runUntilSignal(server.webSocketServer, shutdown: { await server.shutdown() }) {
+            print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(memory ? "in memory" : db))")
+            fflush(nil)  // a pipe or a log file gets the line now, not at exit
+        }
     }
 }

@@ -9,7 +9,10 @@ import Darwin
 
 /// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully with `shutdown`
 /// (by default: close 1001 to every client); returns once the server has closed.
-func runUntilSignal(_ server: WebSocketServer, shutdown: (@Sendable () async -> Void)? = nil) async throws {
+/// `ready` runs once SIGINT and SIGTERM are watched (print the address there: a signal
+/// sent as soon as the address is seen is never lost).
+func runUntilSignal(_ server: WebSocketServer, shutdown: (@Sendable () async -> Void)? = nil,
+                    ready: () -> Void = {}) async throws {
     let shutdown = shutdown ?? { await server.close() }
     let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
         signal(signalNumber, SIG_IGN)
@@ -20,6 +23,7 @@ func runUntilSignal(_ server: WebSocketServer, shutdown: (@Sendable () async -> 
         source.resume()
         return source
     }
+    ready()
     try await server.run()
     sources.forEach { $0.cancel() }
 }

@@ -96,7 +96,10 @@ def test_the_address_line_reaches_a_pipe_at_once():
         assert any(f"http://127.0.0.1:{port}/" in line for line in lines), lines
         assert proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGTERM)
+        # This test is about the output only; shutdown has its own test below. (A SIGTERM
+        # within milliseconds of the address line has been seen to hang the shutdown about
+        # once in eight runs: a known, open bug.)
+        proc.kill()
         proc.wait(10)
 
 
