@@ -42,9 +42,9 @@ struct ChatCommand: AsyncParsableCommand {
         configuration.logger = logger
         let (server, bound) = try await ChatServer.start(configuration)
         // Socket.IO first (held polls are answered with a close packet), then the WebSockets.
-        try await runUntilSignal(server.webSocketServer, shutdown: { await server.shutdown() }) {
+        try await runUntilSignal(server.webSocketServer, shutdown: { await server.shutdown() }, ready: {
             print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(memory ? "in memory" : db))")
             fflush(nil)  // a pipe or a log file gets the line now, not at exit
-        }
+        })
     }
 }

@@ -72,10 +72,10 @@ struct EchoCommand: AsyncParsableCommand {
         let bound = try await server.listen(port: port, host: host)
         let scheme = tlsCert == nil ? "ws" : "wss"
         let compression = deflate ? " (permessage-deflate: \(deflateMode.rawValue))" : ""
-        try await runUntilSignal(server) {
+        try await runUntilSignal(server, ready: {
             print("duplex echo listening on \(scheme)://\(host):\(bound)/\(compression)")
             fflush(nil)
-        }
+        })
     }
 }
 
