@@ -91,6 +91,60 @@ final class ClientServerTests: XCTestCase {
         await server.close()
     }
 
+    /// Issue 12: the client face keeps no handlers, buffer or stream of its own once open:
+    /// they are its connection's. Messages nobody consumes are kept by the connection, at
+    /// most 64 before it stops reading, and reach the first consumer in order.
+    func testTheClientIsAFaceOverItsConnection() async throws {
+        let (server, port) = try await startEchoServer(onConnection: { connection in
+            connection.onText { text in
+                if text == "burst" { for i in 0..<300 { connection.send("m\(i)") } }
+                if text == "big" { for i in 0..<200 { connection.send("m\(i) " + String(repeating: "x", count: 60_000)) } }
+            }
+        })
+        let socket = try WebSocket(url: "ws://127.0.0.1:\(port)/", configuration: clientConfiguration())
+        let early = Recorder<String>()
+        socket.onText { early.append($0) }  // set before the connection exists
+        try await socket.waitUntilOpen()
+        let connection = try XCTUnwrap(socket.connection)
+        socket.send("burst")
+        await eventually { early.all.count == 300 }
+        XCTAssertEqual(early.all, (0..<300).map { "m\($0)" }, "the early handler became the connection's")
+
+        // One home for handlers: replacing the connection's replaces the face's.
+        let replaced = Recorder<String>()
+        connection.onText { replaced.append($0) }
+        socket.onText { _ in }  // the face sets the same (only) text handler
+        socket.onText { replaced.append("face " + $0) }
+        socket.send("burst")
+        await eventually { replaced.all.count == 300 }
+        XCTAssertEqual(replaced.all.first, "face m0")
+        XCTAssertEqual(early.all.count, 300, "the replaced handler got nothing more")
+
+        // Nobody consumes: the connection keeps 64 and pauses reading (what the read cycle
+        // under way already holds still comes in: one cycle reads at most 16 buffers).
+        connection.setHandler { $0.text = nil }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        socket.send("big")
+        let keptCount = { try await connection.eventLoop.submit { connection.unconsumed?.count ?? -1 }.get() }
+        for _ in 0..<100 where try await keptCount() < WebSocketConnection.unconsumedLimit {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        try await Task.sleep(nanoseconds: 300_000_000)  // time to overrun the limit if it did not pause
+        let kept = try await keptCount()
+        XCTAssertEqual(socket.readyState, .open)
+        XCTAssertGreaterThanOrEqual(kept, WebSocketConnection.unconsumedLimit)
+        XCTAssertLessThanOrEqual(kept, WebSocketConnection.unconsumedLimit + 20, "reading paused at the limit")
+        var texts: [String] = []
+        for try await message in socket.messages {
+            if case .text(let text) = message { texts.append(String(text.prefix(while: { $0 != " " }))) }
+            if texts.count == 200 { break }
+        }
+        XCTAssertEqual(texts, (0..<200).map { "m\($0)" }, "nothing lost to the pause, in order")
+        socket.close()
+        await socket.waitUntilClosed()
+        await server.close()
+    }
+
     func testSubprotocolsAndHeaders() async throws {
         let (server, port) = try await startEchoServer({ configuration in
             configuration.selectSubprotocol = { offered, _ in offered.contains("chat.v2") ? "chat.v2" : nil }

@@ -29,6 +29,9 @@ import Synchronization
 /// already happened is called at once, and messages that arrive while nobody listens (no
 /// message handler set, `messages` not accessed yet) are kept, reading pausing after 64 of
 /// them, then handed to the first consumer.
+///
+/// This type is the connecting phase and the browser's face; once open, messages, pings and
+/// the `messages` stream are the ``WebSocketConnection``'s own (``connection``).
 public final class WebSocket: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Limits, timeouts and compression. Differences from the server's defaults:
@@ -57,36 +60,33 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: Shared across threads
     private let state = Atomic<Int>(ReadyState.connecting.rawValue)
+    /// What the handshake settled; the connection stays reachable after it closed.
     private let negotiated = Mutex<(subprotocol: String, extensions: String, connection: WebSocketConnection?)>(("", "", nil))
-    private let streamBox = Mutex<MessageStream?>(nil)
-    private let streamRequested = Atomic<Bool>(false)
+    /// The `messages` stream when asked for before the connection opened: the connection
+    /// adopts it, or the handshake's failure ends it.
+    private let earlyStream = Mutex<MessageStream?>(nil)
     private let openPromise: EventLoopPromise<Void>
     private let closePromise: EventLoopPromise<CloseEvent>
 
     // MARK: Event-loop confined
-    private var handlers = Handlers()
+    /// The connecting phase's own events (the connection has no open or handshake error).
+    private var onOpenHandler: (@Sendable () -> Void)?
+    private var onErrorHandler: (@Sendable (Error) -> Void)?
+    private var onCloseHandler: (@Sendable (CloseEvent) -> Void)?
+    /// Message and ping handlers set before the connection exists, handed to it at open.
+    private var earlyHandlers = WebSocketConnection.Handlers()
     private var channel: Channel?
     private var current: WebSocketConnection?
-    /// Messages that arrived while nobody was listening, oldest first.
-    private var pending = CircularBuffer<WebSocketMessage>()
-    private var pausedForPending = false
     private var closeEvent: CloseEvent?
     private var abortRequested = false
     private var heartbeat: RepeatedTask?
-    static let pendingLimit = 64
-
-    private struct Handlers {
-        var open: (@Sendable () -> Void)?
-        var message: (@Sendable (WebSocketMessage) throws -> Void)?
-        var text: (@Sendable (String) throws -> Void)?
-        var binary: (@Sendable (ByteBuffer) throws -> Void)?
-        var ping: (@Sendable (ByteBuffer) -> Void)?
-        var pong: (@Sendable (ByteBuffer) -> Void)?
-        var error: (@Sendable (Error) -> Void)?
-        var close: (@Sendable (CloseEvent) -> Void)?
-
-        var consumesMessages: Bool { message != nil || text != nil || binary != nil }
-    }
+    /// Which lifecycle events happened and reached a handler (for handlers set late).
+    private var opened = false
+    private var openDelivered = false
+    private var undeliveredErrors: [Error] = []
+    private var closeDelivered = false
+    /// The handshake's error, for a message sequence asked for after the failure.
+    private var failure: Error?
 
     /// Starts connecting to `url` (`ws://` or `wss://`), offering `protocols` as
     /// subprotocols and sending `headers` with the upgrade request. Throws only for an
@@ -145,9 +145,9 @@ public final class WebSocket: @unchecked Sendable {
     /// The connection opened.
     public func onOpen(_ handler: @escaping @Sendable () -> Void) {
         onLoop { socket in
-            socket.handlers.open = handler
-            if socket.lifecycle.opened && !socket.lifecycle.openDelivered {
-                socket.lifecycle.openDelivered = true
+            socket.onOpenHandler = handler
+            if socket.opened && !socket.openDelivered {
+                socket.openDelivered = true
                 handler()
             }
             socket.dropHandlersIfClosed()
@@ -156,27 +156,23 @@ public final class WebSocket: @unchecked Sendable {
     /// A message arrived (the browser's `onmessage`). A handler that throws closes the
     /// connection with 1011.
     public func onMessage(_ handler: @escaping @Sendable (WebSocketMessage) throws -> Void) {
-        onLoop { $0.handlers.message = handler; $0.flushPending(); $0.dropHandlersIfClosed() }
+        setConnectionHandler { $0.message = handler }
     }
     /// A text message arrived.
-    public func onText(_ handler: @escaping @Sendable (String) throws -> Void) {
-        onLoop { $0.handlers.text = handler; $0.flushPending(); $0.dropHandlersIfClosed() }
-    }
+    public func onText(_ handler: @escaping @Sendable (String) throws -> Void) { setConnectionHandler { $0.text = handler } }
     /// A binary message arrived.
-    public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) {
-        onLoop { $0.handlers.binary = handler; $0.flushPending(); $0.dropHandlersIfClosed() }
-    }
+    public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) { setConnectionHandler { $0.binary = handler } }
     /// A ping arrived (the pong is sent automatically).
-    public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { onLoop { $0.handlers.ping = handler } }
+    public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setConnectionHandler { $0.ping = handler } }
     /// A pong arrived.
-    public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { onLoop { $0.handlers.pong = handler } }
+    public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setConnectionHandler { $0.pong = handler } }
     /// Something failed: the handshake (a ``WebSocketClientError``) or the open connection
     /// (a ``WebSocketError``). A close event follows.
     public func onError(_ handler: @escaping @Sendable (Error) -> Void) {
         onLoop { socket in
-            socket.handlers.error = handler
-            let missed = socket.lifecycle.undeliveredErrors
-            socket.lifecycle.undeliveredErrors = []
+            socket.onErrorHandler = handler
+            let missed = socket.undeliveredErrors
+            socket.undeliveredErrors = []
             for error in missed { handler(error) }
             socket.dropHandlersIfClosed()
         }
@@ -184,34 +180,39 @@ public final class WebSocket: @unchecked Sendable {
     /// The connection closed (once, always last).
     public func onClose(_ handler: @escaping @Sendable (CloseEvent) -> Void) {
         onLoop { socket in
-            socket.handlers.close = handler
-            if let event = socket.closeEvent, !socket.lifecycle.closeDelivered {
-                socket.lifecycle.closeDelivered = true
+            socket.onCloseHandler = handler
+            if let event = socket.closeEvent, !socket.closeDelivered {
+                socket.closeDelivered = true
                 handler(event)
             }
             socket.dropHandlersIfClosed()
         }
     }
 
+    /// Message handlers belong to the connection; before it exists they wait here.
+    private func setConnectionHandler(_ update: @escaping @Sendable (inout WebSocketConnection.Handlers) -> Void) {
+        onLoop { socket in
+            if let connection = socket.current {
+                connection.setHandler(update)
+            } else if socket.closeEvent == nil {
+                update(&socket.earlyHandlers)
+            }
+        }
+    }
+
     /// After the close, handlers are not kept (they would hold the socket forever).
     private func dropHandlersIfClosed() {
-        if closeEvent != nil { handlers = Handlers() }
+        guard closeEvent != nil else { return }
+        onOpenHandler = nil
+        onErrorHandler = nil
+        onCloseHandler = nil
     }
-
-    /// Which lifecycle events happened and reached a handler (for handlers set late).
-    private struct Lifecycle {
-        var opened = false
-        var openDelivered = false
-        var undeliveredErrors: [Error] = []
-        var closeDelivered = false
-    }
-    private var lifecycle = Lifecycle()
 
     private func emitError(_ error: Error) {
-        if let handler = handlers.error {
+        if let handler = onErrorHandler {
             handler(error)
-        } else if closeEvent == nil && lifecycle.undeliveredErrors.count < 8 {
-            lifecycle.undeliveredErrors.append(error)
+        } else if closeEvent == nil && undeliveredErrors.count < 8 {
+            undeliveredErrors.append(error)
         }
     }
 
@@ -231,17 +232,25 @@ public final class WebSocket: @unchecked Sendable {
     /// if it failed (the handshake's error included). Reading pauses when the consumer
     /// falls behind.
     public var messages: WebSocketMessageSequence {
-        streamBox.withLock { box in
+        earlyStream.withLock { box in
             if let existing = box { return existing.sequence }
+            if let connection = negotiated.withLock({ $0.connection }) { return connection.messages }
             let stream = MessageStream { [weak self] in
                 guard let self else { return }
-                self.eventLoop.execute { self.resumeAfterBackpressure() }
+                self.eventLoop.execute { self.current?.resumeReading() }
             }
             box = stream
-            streamRequested.store(true, ordering: .releasing)
-            eventLoop.execute { self.flushPending() }
+            onLoop { socket in
+                // The handshake already failed: nothing will adopt the stream.
+                if socket.current == nil, socket.closeEvent != nil { socket.endEarlyStream() }
+            }
             return stream.sequence
         }
+    }
+
+    private func endEarlyStream() {
+        guard let stream = earlyStream.withLock({ $0 }) else { return }
+        if let failure { stream.source.finish(failure) } else { stream.source.finish() }
     }
 
     // MARK: - Sending
@@ -347,14 +356,12 @@ public final class WebSocket: @unchecked Sendable {
         self.current = connection
         negotiated.withLock { $0 = (connection.subprotocol ?? "", connection.extensions, connection) }
         // The connection drops its handlers when it closes, which breaks these cycles.
-        connection.onMessage { [self] message in try self.received(message) }
-        connection.onPing { [self] payload in self.handlers.ping?(payload) }
-        connection.onPong { [self] payload in self.handlers.pong?(payload) }
-        connection.onError { [self] error in
-            self.lastConnectionError = error
-            self.emitError(error)
-        }
-        connection.observeClose { [self] event in self.closed(event) }
+        var handlers = earlyHandlers
+        earlyHandlers = WebSocketConnection.Handlers()
+        handlers.error = { [self] error in emitError(error) }
+        connection.handlers = handlers
+        if let stream = earlyStream.withLock({ $0 }) { connection.adoptMessageStream(stream) }
+        connection.observeClose { [self] event in closed(event) }
         if let interval = configuration.webSocket.pingInterval {
             heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 connection.heartbeat()
@@ -364,9 +371,9 @@ public final class WebSocket: @unchecked Sendable {
         if abortRequested {
             connection.close(code: .normalClosure, reason: "")
         }
-        lifecycle.opened = true
-        if let open = handlers.open {
-            lifecycle.openDelivered = true
+        opened = true
+        if let open = onOpenHandler {
+            openDelivered = true
             open()
         }
         openPromise.succeed(())
@@ -378,95 +385,29 @@ public final class WebSocket: @unchecked Sendable {
         state.store(ReadyState.closed.rawValue, ordering: .releasing)
         emitError(error)
         openPromise.fail(error)
-        finish(CloseEvent(code: .abnormalClosure, reason: "", wasClean: false), error: error)
+        failure = error
+        earlyHandlers = WebSocketConnection.Handlers()
+        finish(CloseEvent(code: .abnormalClosure, reason: "", wasClean: false))
+        endEarlyStream()
     }
 
     private func closed(_ event: CloseEvent) {
         heartbeat?.cancel()
         heartbeat = nil
         state.store(ReadyState.closed.rawValue, ordering: .releasing)
-        finish(event, error: nil)
+        finish(event)
     }
 
-    private func finish(_ event: CloseEvent, error: Error?) {
+    private func finish(_ event: CloseEvent) {
         closeEvent = event
-        failure = error ?? lastConnectionError
-        if let close = handlers.close {
-            lifecycle.closeDelivered = true
+        if let close = onCloseHandler {
+            closeDelivered = true
             close(event)
         }
         closePromise.succeed(event)
-        flushPending()  // ends the message sequence once nothing is left for it
         // Break reference cycles through captured sockets (handlers set later are called
         // once with the missed events and not kept).
-        handlers = Handlers()
-        current = nil
-        negotiated.withLock { $0.connection = nil }
-    }
-
-    /// The last error of the open connection, to end the message sequence with.
-    private var lastConnectionError: Error?
-
-    /// The handshake error, kept for a message sequence requested after the failure.
-    private var failure: Error?
-
-    // MARK: - Messages
-
-    private func received(_ message: WebSocketMessage) throws {
-        guard pending.isEmpty else {
-            enqueue(message)
-            return
-        }
-        if try !dispatch(message) { enqueue(message) }
-    }
-
-    private func enqueue(_ message: WebSocketMessage) {
-        pending.append(message)
-        if pending.count >= Self.pendingLimit && !pausedForPending {
-            pausedForPending = true
-            current?.pauseReading()
-        }
-    }
-
-    /// Gives a message to the handlers and the sequence; false when nobody listens.
-    private func dispatch(_ message: WebSocketMessage) throws -> Bool {
-        let toStream = streamRequested.load(ordering: .acquiring)
-        guard handlers.consumesMessages || toStream else { return false }
-        switch message {
-        case .text(let text): try handlers.text?(text)
-        case .binary(let data): try handlers.binary?(data)
-        }
-        try handlers.message?(message)
-        if toStream, let stream = streamBox.withLock({ $0 }) {
-            if case .stopProducing = stream.source.yield(message) {
-                current?.pauseReading()
-            }
-        }
-        return true
-    }
-
-    /// Delivers the kept messages to a consumer that just appeared.
-    private func flushPending() {
-        while let message = pending.first {
-            do {
-                guard try dispatch(message) else { break }
-            } catch {
-                current?.close(code: .internalServerError, reason: "internal error")
-            }
-            pending.removeFirst()
-        }
-        if pending.isEmpty && pausedForPending {
-            pausedForPending = false
-            current?.resumeReading()
-        }
-        if closeEvent != nil, pending.isEmpty, let stream = streamBox.withLock({ $0 }) {
-            if let failure { stream.source.finish(failure) } else { stream.source.finish() }
-        }
-    }
-
-    private func resumeAfterBackpressure() {
-        guard !pausedForPending else { return }
-        current?.resumeReading()
+        dropHandlersIfClosed()
     }
 
     // MARK: - Helpers

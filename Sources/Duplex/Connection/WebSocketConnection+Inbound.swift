@@ -90,6 +90,12 @@ extension WebSocketConnection {
     }
 
     func deliver(_ message: WebSocketMessage) {
+        if keepIfUnconsumed(message) { return }
+        dispatch(message)
+    }
+
+    /// Hands a message to the handlers and the `messages` stream.
+    func dispatch(_ message: WebSocketMessage) {
         do {
             switch message {
             case .text(let text): try handlers.text?(text)

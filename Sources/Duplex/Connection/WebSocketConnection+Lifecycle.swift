@@ -57,6 +57,11 @@ extension WebSocketConnection {
         if published != readyState { state.store(published.rawValue, ordering: .releasing) }
     }
 
+    /// Ends the `messages` stream, with the connection's last error if it failed.
+    func finishStream(_ stream: MessageStream) {
+        if let lastError = closeState?.lastError { stream.source.finish(lastError) } else { stream.source.finish() }
+    }
+
     /// Adds a close observer (on the event loop); one that comes after the close is called at once.
     package func observeClose(_ observer: @escaping (CloseEvent) -> Void) {
         if readyState == .closed, closeObservers == nil {
@@ -111,13 +116,12 @@ extension WebSocketConnection {
         closeState?.closedEvent = event
         closeState?.timer?.cancel()
         closeState?.timer = nil
+        deliverUnconsumed()  // a consumer that appeared in this very cycle still gets them
         handlers.close?(event)
         let observers = closeObservers ?? []
         closeObservers = nil
         for observer in observers { observer(event) }
-        if let stream = streamBox.withLock({ $0 }) {
-            if let lastError = closeState?.lastError { stream.source.finish(lastError) } else { stream.source.finish() }
-        }
+        if let stream = streamBox.withLock({ $0 }) { finishStream(stream) }
         if let groups {
             self.groups = nil
             for group in groups { group.leave(self) }

@@ -86,6 +86,9 @@ public final class WebSocketConnection: @unchecked Sendable {
     var handlers = Handlers()
     /// The loop's copy of the `messages` stream's source (see ``takeRequestedSource()``).
     var loopSource: WebSocketMessageSequence.Producer.Source?
+    /// Client connections only: messages that arrived before anyone consumed them.
+    var unconsumed: CircularBuffer<WebSocketMessage>?
+    var pausedForUnconsumed = false
     /// permessage-deflate, when negotiated.
     let deflate: PerMessageDeflateCodec?
     /// How a broadcast reaches this connection (immutable: read from any thread).
@@ -148,6 +151,7 @@ public final class WebSocketConnection: @unchecked Sendable {
             directTextLimit: 4096
         ))
         self.deflate = deflate
+        if role == .client { unconsumed = CircularBuffer() }
         if let deflate, deflate.canCompress {
             if let key = deflate.sharedKey {
                 broadcastEncoding = .shared(key, minimumSize: max(1, deflate.options.minimumSize))
@@ -180,17 +184,20 @@ public final class WebSocketConnection: @unchecked Sendable {
     public func onError(_ handler: @escaping @Sendable (Error) -> Void) { setHandler { $0.error = handler } }
 
     func setHandler(_ update: @escaping @Sendable (inout Handlers) -> Void) {
-        if eventLoop.inEventLoop {
-            update(&handlers)
-        } else {
-            eventLoop.execute { update(&self.handlers) }
+        onLoop { connection in
+            update(&connection.handlers)
+            guard connection.unconsumed != nil else { return }
+            connection.deliverUnconsumed()
+            // After the close, a handler gets what was kept and is not kept itself.
+            if connection.readyState == .closed { connection.handlers = Handlers() }
         }
     }
 
     /// The messages as an async sequence (`for try await message in connection.messages`).
     /// It ends when the connection closes, and throws if it failed. Reading pauses when
     /// the consumer falls behind, so a slow consumer does not buffer without bound.
-    /// Messages that arrived before the first access are only given to the handlers.
+    /// On a server, messages that arrived before the first access are only given to the
+    /// handlers; a client connection keeps them for its first consumer.
     public var messages: WebSocketMessageSequence {
         streamBox.withLock { box in
             if let existing = box { return existing.sequence }
@@ -200,9 +207,21 @@ public final class WebSocketConnection: @unchecked Sendable {
             }
             box = stream
             streamRequested.store(true, ordering: .releasing)
-            if readyState == .closed { stream.source.finish() }
+            onLoop { connection in
+                connection.deliverUnconsumed()
+                if connection.readyState == .closed { connection.finishStream(stream) }
+            }
             return stream.sequence
         }
+    }
+
+    /// Makes `stream`, asked for before this connection existed (by the client face), its
+    /// `messages` stream.
+    func adoptMessageStream(_ stream: MessageStream) {
+        streamBox.withLock { box in
+            if box == nil { box = stream }
+        }
+        streamRequested.store(true, ordering: .releasing)
     }
 
     // MARK: - Sending
