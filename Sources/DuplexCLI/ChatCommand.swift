@@ -40,9 +40,15 @@ struct ChatCommand: AsyncParsableCommand {
         var logger = Logger(label: "duplex.chat")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.logger = logger
-        let (server, bound) = try await ChatServer.start(configuration)
-        // Socket.IO first (held polls are answered with a close packet), then the WebSockets.
-        try await runUntilSignal(server.webSocketServer, shutdown: { await server.shutdown() }, ready: {
+        let server = try await ChatServer(configuration: configuration)
+        let bound: Int
+        do {
+            bound = try await server.listen()
+        } catch {
+            await server.close()  // the open store is closed, whatever failed
+            throw error
+        }
+        try await runUntilSignal(run: server.run, close: server.close, ready: {
             print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(memory ? "in memory" : db))")
             fflush(nil)  // a pipe or a log file gets the line now, not at exit
         })

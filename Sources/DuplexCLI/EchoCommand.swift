@@ -72,7 +72,7 @@ struct EchoCommand: AsyncParsableCommand {
         let bound = try await server.listen(port: port, host: host)
         let scheme = tlsCert == nil ? "ws" : "wss"
         let compression = deflate ? " (permessage-deflate: \(deflateMode.rawValue))" : ""
-        try await runUntilSignal(server, ready: {
+        try await runUntilSignal(run: server.run, close: { await server.close() }, ready: {
             print("duplex echo listening on \(scheme)://\(host):\(bound)/\(compression)")
             fflush(nil)
         })

@@ -7,13 +7,11 @@ import Glibc
 import Darwin
 #endif
 
-/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully with `shutdown`
-/// (by default: close 1001 to every client); returns once the server has closed.
-/// `ready` runs once SIGINT and SIGTERM are watched (print the address there: a signal
-/// sent as soon as the address is seen is never lost).
-func runUntilSignal(_ server: WebSocketServer, shutdown: (@Sendable () async -> Void)? = nil,
+/// Runs a server (`run`) until SIGINT or SIGTERM, then closes it gracefully (`close`);
+/// returns once it has closed. `ready` runs once SIGINT and SIGTERM are watched (print the
+/// address there: a signal sent as soon as the address is seen is never lost).
+func runUntilSignal(run: () async throws -> Void, close shutdown: @escaping @Sendable () async -> Void,
                     ready: () -> Void = {}) async throws {
-    let shutdown = shutdown ?? { await server.close() }
     let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -24,7 +22,7 @@ func runUntilSignal(_ server: WebSocketServer, shutdown: (@Sendable () async -> 
         return source
     }
     ready()
-    try await server.run()
+    try await run()
     sources.forEach { $0.cancel() }
 }
 

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// `duplex chat`: the page at `/` and the chat WebSocket on one port, history in SQLite.
 public final class ChatServer: Sendable {
@@ -29,10 +30,25 @@ public final class ChatServer: Sendable {
     /// Socket.IO at `/socket.io/`, in the same rooms.
     public let socketIO: SocketIOServer
     private let store: HistoryStore
+    private let closing = Mutex(false)
+    private let closed: EventLoopPromise<Void>
+
+    /// Opens the history store (the SQLite file is created when missing); ``listen()`` then
+    /// serves. The server has the shape of every Duplex server: create, `listen`, `run`,
+    /// `close`.
+    public convenience init(configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+        let store: HistoryStore
+        switch configuration.storage {
+        case .memory: store = MemoryHistoryStore(eventLoop: group.next())
+        case .sqlite(let path): store = try await SQLiteHistoryStore.open(path: path, logger: configuration.logger)
+        }
+        self.init(configuration: configuration, store: store, group: group)
+    }
 
     private init(configuration: Configuration, store: HistoryStore, group: EventLoopGroup) {
         self.configuration = configuration
         self.store = store
+        self.closed = group.next().makePromise(of: Void.self)
         let hub = ChatHub(store: store, eventLoop: group.next(), settings: configuration.settings, logger: configuration.logger)
         self.hub = hub
         var serverConfiguration = configuration.server
@@ -72,35 +88,56 @@ public final class ChatServer: Sendable {
         }
     }
 
-    /// Opens the store and the server; returns the bound port.
-    public static func start(_ configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> (ChatServer, Int) {
-        let store: HistoryStore
-        switch configuration.storage {
-        case .memory: store = MemoryHistoryStore(eventLoop: group.next())
-        case .sqlite(let path): store = try await SQLiteHistoryStore.open(path: path, logger: configuration.logger)
-        }
-        let server = ChatServer(configuration: configuration, store: store, group: group)
-        do {
-            let port = try await server.webSocketServer.listen(port: configuration.port, host: configuration.host)
-            return (server, port)
-        } catch {
-            try? await store.close().get()  // an open store must be closed, whatever failed
-            throw error
-        }
+    /// Listens on the configured host and port; returns the bound port (the configured
+    /// port 0 picks a free one).
+    @discardableResult
+    public func listen() async throws -> Int {
+        try await webSocketServer.listen(port: configuration.port, host: configuration.host)
     }
 
-    /// Waits until the server is closed.
+    /// Waits until ``close()`` has finished (the way to keep a program serving).
     public func run() async throws {
-        try await webSocketServer.run()
+        try await closed.futureResult.get()
     }
 
-    /// Graceful shutdown: clients get close 1001, pending messages are stored, the store
-    /// is flushed and closed.
-    public func shutdown() async {
+    /// Graceful shutdown: Socket.IO first (held polls are answered with a close packet),
+    /// then the WebSockets get close 1001; pending messages are stored, the store is
+    /// flushed and closed. A second call waits for the first.
+    public func close() async {
+        let alreadyClosing = closing.withLock { closing in
+            defer { closing = true }
+            return closing
+        }
+        guard !alreadyClosing else {
+            try? await closed.futureResult.get()
+            return
+        }
         await socketIO.close()
         await webSocketServer.close()
         try? await hub.drain().get()
         try? await store.close().get()
+        closed.succeed(())
+    }
+
+    /// Opens the store and the server; returns the bound port.
+    @available(*, deprecated, message: "create with init(configuration:), then listen()")
+    public static func start(_ configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> (ChatServer, Int) {
+        let server = try await ChatServer(configuration: configuration, group: group)
+        do {
+            return (server, try await server.listen())
+        } catch {
+            await server.close()  // an open store must be closed, whatever failed
+            throw error
+        }
+    }
+
+    @available(*, deprecated, renamed: "close()")
+    public func shutdown() async {
+        await close()
+    }
+
+    deinit {
+        closed.succeed(())  // a server never closed still owns the promise
     }
 }
 
