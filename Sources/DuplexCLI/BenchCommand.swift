@@ -11,14 +11,14 @@ import Darwin
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "WebSocket load generator: echo, broadcast, connect and Socket.IO scenarios.",
+        abstract: "WebSocket load generator: echo, broadcast, connect and Socket.IO scenarios; JSON codec comparison.",
         discussion: """
             Measures a server on this machine over loopback: messages/s, latency percentiles (HdrHistogram), \
             and with --server-pid the server's CPU time, so servers can be compared per server CPU-second. \
             Exits non-zero when the server cannot be reached, refuses the upgrade, closes connections, or \
             loses or mangles messages.
             """,
-        subcommands: [BenchEcho.self, BenchBroadcast.self, BenchConnect.self, BenchSocketIO.self]
+        subcommands: [BenchEcho.self, BenchBroadcast.self, BenchConnect.self, BenchSocketIO.self, BenchJSON.self]
     )
 }
 
