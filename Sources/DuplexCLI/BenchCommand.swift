@@ -71,28 +71,6 @@ func printError(_ message: String) {
     writeStandardError(message + "\n")
 }
 
-struct BenchEcho: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "echo",
-        abstract: "N connections each keep a window of messages in flight against an echo server.")
-
-    @OptionGroup var common: BenchCommonOptions
-    @Option(name: [.customShort("c"), .long], help: "Connections.") var connections = 100
-    @Option(name: [.customShort("s"), .long], help: "Message size in bytes.") var size = 20
-    @Flag(help: "Send binary messages (default: text).") var binary = false
-    @Option(help: "Messages in flight per connection (1: send, wait for the echo, send the next).") var window = 1
-
-    func run() async throws {
-        var parameters = Bench.EchoParameters()
-        parameters.connections = connections
-        parameters.size = size
-        parameters.binary = binary
-        parameters.window = window
-        let options = common.benchOptions()
-        try await common.report { try await Bench.echo(options, parameters) }
-    }
-}
-
 struct BroadcastOptions: ParsableArguments {
     @Option(name: [.customShort("c"), .long], help: "Connections; every one receives every message.") var connections = 100
     @Option(help: "Connections that also publish.") var publishers = 1
@@ -115,75 +93,3 @@ struct BroadcastOptions: ParsableArguments {
     }
 }
 
-struct BenchBroadcast: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "broadcast",
-        abstract: "Publishers send to a broadcast endpoint; every message must reach every connection.",
-        discussion: """
-            The server must send every text message received on --path (default /broadcast) to every \
-            connection on that path, the sender included. Reports deliveries/s and delivery latency.
-            """)
-
-    @OptionGroup var common: BenchCommonOptions
-    @OptionGroup var broadcast: BroadcastOptions
-
-    func run() async throws {
-        let options = common.benchOptions(defaultPath: "/broadcast")
-        let parameters = broadcast.parameters
-        try await common.report { try await Bench.broadcast(options, parameters) }
-    }
-}
-
-struct BenchConnect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "connect",
-        abstract: "Open N idle connections (at a rate), hold them; handshake rate and server RSS per connection.")
-
-    @OptionGroup var common: BenchCommonOptions
-    @Option(name: [.customShort("c"), .long], help: "Connections.") var connections = 1_000
-    @Option(help: "Connections started per second (default: as fast as --concurrency allows).") var rate: Double?
-    @Option(help: "Seconds to hold the connections open.") var hold = 5.0
-    @Flag(help: "Echo one message on every connection before reading the server's memory.") var touch = false
-
-    func run() async throws {
-        var parameters = Bench.ConnectParameters()
-        parameters.connections = connections
-        parameters.rate = rate
-        parameters.hold = hold
-        parameters.touch = touch
-        let options = common.benchOptions()
-        try await common.report { try await Bench.connect(options, parameters) }
-    }
-}
-
-struct BenchSocketIO: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "socketio",
-        abstract: "Echo with acks, or broadcast, over Socket.IO v5 (Engine.IO v4, WebSocket transport only).",
-        discussion: """
-            echo: emits 42<id>["echo","<payload>"] and expects the ack 43<id>["<payload>"]. \
-            broadcast: publishers emit 42["broadcast","<payload>"]; the server must emit \
-            42["message","<payload>"] to every connected socket, the sender included.
-            """)
-
-    @OptionGroup var common: BenchCommonOptions
-    @Option(help: "echo or broadcast.") var mode: String = "echo"
-    @OptionGroup var broadcast: BroadcastOptions
-
-    func run() async throws {
-        let options = common.benchOptions(defaultPath: Bench.socketIOPath)
-        switch mode {
-        case "echo":
-            var parameters = Bench.EchoParameters()
-            parameters.connections = broadcast.connections
-            parameters.size = broadcast.size == 32 ? 20 : broadcast.size
-            parameters.window = broadcast.window
-            try await common.report { try await Bench.socketIOEcho(options, parameters) }
-        case "broadcast":
-            let parameters = broadcast.parameters
-            try await common.report { try await Bench.socketIOBroadcast(options, parameters) }
-        default:
-            throw ValidationError("--mode must be echo or broadcast")
-        }
-    }
-}

@@ -4,18 +4,6 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// How a connection ended: the browser's `CloseEvent`.
-public struct CloseEvent: Sendable, Equatable, CustomStringConvertible {
-    /// The code from the peer's close frame; 1005 when it had none, 1006 when the TCP
-    /// connection ended without one, or the code we failed the connection with.
-    public var code: CloseCode
-    public var reason: String
-    /// Whether both close frames were exchanged before the TCP connection ended.
-    public var wasClean: Bool
-
-    public var description: String { "close \(code) \"\(reason)\" \(wasClean ? "clean" : "unclean")" }
-}
-
 /// One open WebSocket, server or client side.
 ///
 /// Everything happens on the connection's event loop: events are delivered there, and
@@ -319,13 +307,3 @@ extension WebSocketConnection: CustomStringConvertible {
     }
 }
 
-/// How a broadcast message is framed for one recipient.
-enum BroadcastEncoding: Sendable, Equatable {
-    /// No compression: the plain frame.
-    case plain
-    /// Compressed from scratch with shared-compressor settings `key` (same bytes for every
-    /// recipient with the same key) when at least `minimumSize` bytes.
-    case shared(DeflateWorkspace.CompressorKey, minimumSize: Int)
-    /// Compressed with the recipient's own context: once per recipient, on its loop.
-    case dedicated(minimumSize: Int)
-}

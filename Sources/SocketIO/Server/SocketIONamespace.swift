@@ -1,26 +1,6 @@
 import NIOCore
 import Synchronization
 
-/// A middleware's refusal: the client gets CONNECT_ERROR `{"message":…,"data":…}`.
-public struct SocketIOMiddlewareError: Error, Sendable, Equatable {
-    public var message: String
-    public var data: JSONValue?
-
-    public init(_ message: String, data: JSONValue? = nil) {
-        self.message = message
-        self.data = data
-    }
-}
-
-/// A namespace middleware: runs for each connecting socket before it is connected; throw
-/// (``SocketIOMiddlewareError`` for a message and data) to refuse it.
-public enum SocketIOMiddleware: Sendable {
-    /// Runs on the socket's event loop.
-    case sync(@Sendable (SocketIOSocket) throws -> Void)
-    /// Runs in a Task (for checks that await: a database, a token service).
-    case async(@Sendable (SocketIOSocket) async throws -> Void)
-}
-
 /// A namespace (`/`, `/chat`…): its sockets, middlewares, connection handlers and adapter.
 public final class SocketIONamespace: Sendable {
     public let name: String
@@ -129,48 +109,3 @@ public final class SocketIONamespace: Sendable {
     public func disconnectSockets(close: Bool = false) { everyone.disconnectSockets(close: close) }
 }
 
-/// A family of namespaces created on demand: the first client that connects to a
-/// matching name creates it. Its middlewares and connection handlers apply to every
-/// child; its broadcasts reach every child.
-public final class SocketIOParentNamespace: Sendable {
-    let matcher: @Sendable (String, JSONObject) -> Bool
-    private let handlers = Mutex<(middlewares: [SocketIOMiddleware], connection: [@Sendable (SocketIOSocket) -> Void])>(([], []))
-    private let childrenBox = Mutex<[String: SocketIONamespace]>([:])
-
-    init(matcher: @escaping @Sendable (String, JSONObject) -> Bool) {
-        self.matcher = matcher
-    }
-
-    public func use(_ middleware: @escaping @Sendable (SocketIOSocket) throws -> Void) {
-        handlers.withLock { $0.middlewares.append(.sync(middleware)) }
-    }
-
-    public func useAsync(_ middleware: @escaping @Sendable (SocketIOSocket) async throws -> Void) {
-        handlers.withLock { $0.middlewares.append(.async(middleware)) }
-    }
-
-    public func onConnection(_ handler: @escaping @Sendable (SocketIOSocket) -> Void) {
-        handlers.withLock { $0.connection.append(handler) }
-    }
-
-    var middlewares: [SocketIOMiddleware] { handlers.withLock { $0.middlewares } }
-    var connectionHandlers: [@Sendable (SocketIOSocket) -> Void] { handlers.withLock { $0.connection } }
-
-    /// The namespaces created so far.
-    public var children: [SocketIONamespace] { childrenBox.withLock { Array($0.values) } }
-
-    func add(_ child: SocketIONamespace) {
-        childrenBox.withLock { $0[child.name] = child }
-    }
-
-    func remove(_ child: SocketIONamespace) {
-        childrenBox.withLock { children in
-            if children[child.name] === child { children[child.name] = nil }
-        }
-    }
-
-    /// Emits to every socket of every child.
-    public func emit(_ name: String, _ arguments: JSONValue...) {
-        for child in children { child.emit(name, arguments: arguments) }
-    }
-}

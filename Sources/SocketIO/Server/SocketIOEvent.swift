@@ -1,0 +1,19 @@
+import NIOCore
+
+/// An event from a client.
+public struct SocketIOEvent: Sendable {
+    public let name: String
+    /// The arguments after the name (binary ones as `.binary`).
+    public let arguments: [JSONValue]
+    /// Present when the client asked for an acknowledgement.
+    public let ack: SocketIOAck?
+    public let socket: SocketIOSocket
+
+    /// The argument at `index` decoded into a `Decodable` type.
+    public func decode<T: Decodable>(_ type: T.Type = T.self, at index: Int = 0) throws -> T {
+        guard arguments.indices.contains(index) else {
+            throw DecodingError.valueNotFound(T.self, .init(codingPath: [], debugDescription: "event \"\(name)\" has no argument \(index)"))
+        }
+        return try arguments[index].decode(as: T.self)
+    }
+}

@@ -1,0 +1,48 @@
+import NIOCore
+import Synchronization
+
+/// A family of namespaces created on demand: the first client that connects to a
+/// matching name creates it. Its middlewares and connection handlers apply to every
+/// child; its broadcasts reach every child.
+public final class SocketIOParentNamespace: Sendable {
+    let matcher: @Sendable (String, JSONObject) -> Bool
+    private let handlers = Mutex<(middlewares: [SocketIOMiddleware], connection: [@Sendable (SocketIOSocket) -> Void])>(([], []))
+    private let childrenBox = Mutex<[String: SocketIONamespace]>([:])
+
+    init(matcher: @escaping @Sendable (String, JSONObject) -> Bool) {
+        self.matcher = matcher
+    }
+
+    public func use(_ middleware: @escaping @Sendable (SocketIOSocket) throws -> Void) {
+        handlers.withLock { $0.middlewares.append(.sync(middleware)) }
+    }
+
+    public func useAsync(_ middleware: @escaping @Sendable (SocketIOSocket) async throws -> Void) {
+        handlers.withLock { $0.middlewares.append(.async(middleware)) }
+    }
+
+    public func onConnection(_ handler: @escaping @Sendable (SocketIOSocket) -> Void) {
+        handlers.withLock { $0.connection.append(handler) }
+    }
+
+    var middlewares: [SocketIOMiddleware] { handlers.withLock { $0.middlewares } }
+    var connectionHandlers: [@Sendable (SocketIOSocket) -> Void] { handlers.withLock { $0.connection } }
+
+    /// The namespaces created so far.
+    public var children: [SocketIONamespace] { childrenBox.withLock { Array($0.values) } }
+
+    func add(_ child: SocketIONamespace) {
+        childrenBox.withLock { $0[child.name] = child }
+    }
+
+    func remove(_ child: SocketIONamespace) {
+        childrenBox.withLock { children in
+            if children[child.name] === child { children[child.name] = nil }
+        }
+    }
+
+    /// Emits to every socket of every child.
+    public func emit(_ name: String, _ arguments: JSONValue...) {
+        for child in children { child.emit(name, arguments: arguments) }
+    }
+}
