@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // RFC 6455 WebSockets: frame codec, handshake, connection, server.
@@ -38,6 +39,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The chat room: room logic, history stores, the page.
@@ -47,6 +49,7 @@ let package = Package(
                 "Duplex",
                 "SocketIO",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -57,6 +60,7 @@ let package = Package(
             name: "SocketIO",
             dependencies: [
                 "Duplex",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,10 +91,10 @@ let package = Package(
             name: "AutobahnClient",
             dependencies: ["Duplex"]
         ),
-        .testTarget(name: "DuplexTests", dependencies: ["Duplex"]),
+        .testTarget(name: "DuplexTests", dependencies: ["Duplex", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
-        .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom"]),
-        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
+        .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     ]
 )
 

@@ -1,5 +1,7 @@
 import Duplex
+import Logging
 import NIOCore
+import ServiceLifecycle
 import XCTest
 
 @testable import ChatRoom
@@ -53,5 +55,22 @@ final class ChatServerTests: XCTestCase {
         await second.close()  // closes the store it opened; run returns at once afterwards
         try await second.run()
         await first.close()
+    }
+
+    /// A `Service`: graceful shutdown of its `ServiceGroup` (SIGTERM) closes the chat.
+    func testGracefulShutdownOfTheGroupClosesTheChat() async throws {
+        let server = try await ChatServer(configuration: configuration())
+        let port = try await server.listen()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let group = ServiceGroup(services: [server], logger: logger)
+        let running = Task { try await group.run() }
+        var clientConfiguration = WebSocket.Configuration()
+        clientConfiguration.logger.logLevel = .critical
+        let socket = try await WebSocket.connect("ws://127.0.0.1:\(port)/", configuration: clientConfiguration)
+        await group.triggerGracefulShutdown()
+        let event = await socket.waitUntilClosed()
+        XCTAssertEqual(event.code, .goingAway)
+        try await running.value
     }
 }

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import ServiceLifecycle
 
 /// `duplex chat`: the page at `/` and the chat WebSocket on one port, history in SQLite.
 public final class ChatServer: Sendable {
@@ -95,9 +96,11 @@ public final class ChatServer: Sendable {
         try await webSocketServer.listen(port: configuration.port, host: configuration.host)
     }
 
-    /// Waits until ``close()`` has finished (the way to keep a program serving).
+    /// Waits until ``close()`` has finished (the way to keep a program serving). In a
+    /// `ServiceGroup` (the server is a `Service`), graceful shutdown (SIGTERM) or
+    /// cancellation closes it first.
     public func run() async throws {
-        try await closed.futureResult.get()
+        try await runUntilClosed(closed.futureResult) { [self] in await close() }
     }
 
     /// Graceful shutdown: Socket.IO first (held polls are answered with a close packet),
@@ -141,3 +144,4 @@ public final class ChatServer: Sendable {
     }
 }
 
+extension ChatServer: Service {}

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Synchronization
+import ServiceLifecycle
 
 /// A WebSocket server, as easy as Node's nodejs-websocket:
 ///
@@ -226,9 +227,11 @@ public final class WebSocketServer: Sendable {
         }
     }
 
-    /// Waits until the server has been closed.
+    /// Waits until the server has been closed. In a `ServiceGroup` (the server is a
+    /// `Service`), graceful shutdown (SIGTERM) or cancellation closes it first: close 1001
+    /// to every client, close handshakes awaited up to 3 s.
     public func run() async throws {
-        try await closed.futureResult.get()
+        try await runUntilClosed(closed.futureResult) { [self] in await close() }
     }
 
     /// Graceful shutdown: stops accepting, sends close 1001 to every client, waits up to
@@ -338,3 +341,5 @@ public final class WebSocketServer: Sendable {
         }
     }
 }
+
+extension WebSocketServer: Service {}

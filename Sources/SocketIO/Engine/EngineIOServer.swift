@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOHTTP1
 import Synchronization
+import ServiceLifecycle
 
 /// An Engine.IO v4 server: sessions over HTTP long-polling and WebSockets, upgrades,
 /// heartbeat, the reference server's error answers.
@@ -302,13 +303,18 @@ public final class EngineIOServer: Sendable {
         closed.succeed(())
     }
 
-    /// Waits until ``close()`` has finished (the way to keep a program serving).
+    /// Waits until ``close()`` has finished (the way to keep a program serving); in a
+    /// `ServiceGroup`, graceful shutdown or cancellation closes the server first.
     public func run() async throws {
-        try await closed.futureResult.get()
+        try await runUntilClosed(closedFuture) { [self] in await close() }
     }
+
+    /// Completed when ``close()`` has finished.
+    package var closedFuture: EventLoopFuture<Void> { closed.futureResult }
 
     deinit {
         closed.succeed(())  // a server never closed still owns the promise
     }
 }
 
+extension EngineIOServer: Service {}

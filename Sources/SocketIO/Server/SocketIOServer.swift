@@ -2,6 +2,7 @@ import Duplex
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import ServiceLifecycle
 
 /// The options of a Socket.IO server.
 public struct SocketIOServerOptions: Sendable {
@@ -206,8 +207,11 @@ public final class SocketIOServer: Sendable {
     }
 
     /// Waits until ``close()`` has finished: `listen`, then `run` keeps a program serving.
+    /// In a `ServiceGroup` (the server is a `Service`), graceful shutdown (SIGTERM) or
+    /// cancellation closes it first: every socket is disconnected with the reference reason
+    /// `server shutting down`.
     public func run() async throws {
-        try await engine.run()
+        try await runUntilClosed(engine.closedFuture) { [self] in await close() }
     }
 
     /// Disconnects every socket (reason `server shutting down`), closes the adapters and
@@ -226,3 +230,5 @@ public final class SocketIOServer: Sendable {
 private final class ServerBox: @unchecked Sendable {
     var server: SocketIOServer?
 }
+
+extension SocketIOServer: Service {}
