@@ -1,7 +1,10 @@
 import ArgumentParser
 import ChatRoom
 import Duplex
+import CoreMetrics
 import Logging
+import NIOCore
+import Prometheus
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,6 +25,8 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Seconds between WebSocket heartbeat pings of the chat's own WebSockets (0: off; Socket.IO has its own).")
     var pingInterval: Double = 30
+    @Flag(help: "Serve metrics at /metrics in Prometheus' text format (connections, messages, Socket.IO, chat).")
+    var metrics = false
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
@@ -40,6 +45,11 @@ struct ChatCommand: AsyncParsableCommand {
         var logger = Logger(label: "duplex.chat")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.logger = logger
+        if metrics {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            configuration.metricsPage = { ByteBuffer(bytes: registry.emitToBuffer()) }
+        }
         let server = try await ChatServer(configuration: configuration)
         let bound: Int
         do {

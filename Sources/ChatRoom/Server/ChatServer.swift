@@ -22,6 +22,9 @@ public final class ChatServer: Sendable {
         public var settings = ChatHub.Settings()
         public var server = WebSocketServer.Configuration()
         public var logger = Logger(label: "duplex.chat")
+        /// When set, `GET /metrics` answers with what it returns (Prometheus' text format:
+        /// `duplex chat --metrics`). Off by default: metrics tell strangers about the server.
+        public var metricsPage: (@Sendable () -> ByteBuffer)?
         public init() {}
     }
 
@@ -54,7 +57,16 @@ public final class ChatServer: Sendable {
         self.hub = hub
         var serverConfiguration = configuration.server
         serverConfiguration.logger = configuration.logger
-        serverConfiguration.httpHandler = ChatPage.handler
+        if let metricsPage = configuration.metricsPage {
+            serverConfiguration.httpHandler = { request in
+                guard request.method == .GET, request.path == "/metrics" else { return ChatPage.handler(request) }
+                return request.eventLoop.makeSucceededFuture(HTTPResponse(status: .ok, headers: [
+                    "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store",
+                ], body: metricsPage()))
+            }
+        } else {
+            serverConfiguration.httpHandler = ChatPage.handler
+        }
         // The chat's own WebSockets take frames up to what its longest message can be on the
         // wire (a JSON command with every character escaped); larger ones close with 1009 at
         // the frame header instead of being read, decoded and refused afterwards.

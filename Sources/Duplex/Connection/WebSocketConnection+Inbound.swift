@@ -90,6 +90,10 @@ extension WebSocketConnection {
     }
 
     func deliver(_ message: WebSocketMessage) {
+        if let metrics = settings.metrics {
+            metrics.messagesReceived.increment()
+            metrics.bytesReceived.increment(by: Int64(message.payloadCount))
+        }
         if keepIfUnconsumed(message) { return }
         dispatch(message)
     }

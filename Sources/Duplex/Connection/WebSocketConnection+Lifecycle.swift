@@ -127,7 +127,7 @@ extension WebSocketConnection {
             for group in groups { group.leave(self) }
         }
         handlers = Handlers()  // break reference cycles through captured connections
-        registry?.connectionClosed(self)
+        registry?.connectionClosed(self, code: event.code)
         registry = nil
         context = nil
     }

@@ -13,8 +13,9 @@ extension WebSocketConnection {
     /// Writes a broadcast frame without flushing: the flush comes at the end of the read
     /// cycle (the sender) or of the event-loop tick (``PendingFlushes``, one per loop).
     /// Must be called on the event loop.
-    func sendBroadcastFrame(_ frame: ByteBuffer, flushes: PendingFlushes) {
-        guard readyState == .open, let context, admitSend() else { return }
+    @discardableResult
+    func sendBroadcastFrame(_ frame: ByteBuffer, flushes: PendingFlushes) -> Bool {
+        guard readyState == .open, let context, admitSend() else { return false }
         context.write(NIOAny(frame), promise: nil)
         if inReadCycle {
             needsFlush = true
@@ -22,6 +23,7 @@ extension WebSocketConnection {
             inPendingFlushes = true
             flushes.add(self)
         }
+        return true
     }
 
     /// Records that `group` holds this connection; a closed connection leaves at once.
@@ -64,7 +66,7 @@ extension WebSocketConnection {
         guard readyState == .open, context != nil else { return }
         if deflate?.shouldCompress(count: payload.count) == true {
             var compressed: ByteBuffer?
-            sendFrame { allocator, mask in
+            sendFrame(counting: payload.count) { allocator, mask in
                 do {
                     compressed = try deflate!.compressedFrame(payload, mask: mask, allocator: allocator)
                 } catch {
@@ -76,7 +78,7 @@ extension WebSocketConnection {
         }
         switch payload {
         case .text(let text):
-            sendFrame { allocator, mask in FrameEncoder.textFrame(text, mask: mask, allocator: allocator) }
+            sendFrame(counting: payload.count) { allocator, mask in FrameEncoder.textFrame(text, mask: mask, allocator: allocator) }
         case .binary(let data):
             sendBinaryNow(data, opcode: .binary)
         }
@@ -92,11 +94,13 @@ extension WebSocketConnection {
     func sendBinaryNow(_ data: ByteBuffer, opcode: Opcode) {
         guard readyState == .open, let context else { return }
         let length = data.readableBytes
+        let counted = opcode.isControl ? nil : length
         if length <= FrameEncoder.copyThreshold || role == .client {
-            sendFrame { allocator, mask in FrameEncoder.frame(opcode: opcode, payload: data, mask: mask, allocator: allocator) }
+            sendFrame(counting: counted) { allocator, mask in FrameEncoder.frame(opcode: opcode, payload: data, mask: mask, allocator: allocator) }
         } else {
             // Large server payloads go out as header + the caller's buffer: no copy.
             guard admitSend() else { return }
+            if let counted { countSent(bytes: counted) }
             var header = context.channel.allocator.buffer(capacity: 10)
             FrameEncoder.writeHeader(into: &header, opcode: opcode, length: length, mask: nil)
             context.write(NIOAny(header), promise: nil)
@@ -104,9 +108,18 @@ extension WebSocketConnection {
         }
     }
 
-    func sendFrame(_ encode: (ByteBufferAllocator, MaskingKey?) -> ByteBuffer) {
+    /// Frames and writes, when the backpressure policy admits it; `counting`: the payload
+    /// size of a data message, for the metrics.
+    func sendFrame(counting payloadCount: Int? = nil, _ encode: (ByteBufferAllocator, MaskingKey?) -> ByteBuffer) {
         guard readyState == .open, let context, admitSend() else { return }
+        if let payloadCount { countSent(bytes: payloadCount) }
         write(encode(context.channel.allocator, mask))
+    }
+
+    func countSent(messages: Int = 1, bytes: Int) {
+        guard let metrics = settings.metrics else { return }
+        metrics.messagesSent.increment(by: Int64(messages))
+        metrics.bytesSent.increment(by: Int64(bytes))
     }
 
     /// Applies the backpressure policy; false when the message must not be sent.
@@ -122,6 +135,7 @@ extension WebSocketConnection {
         switch configuration.backpressurePolicy {
         case .dropMessages:
             dropped.wrappingAdd(1, ordering: .relaxed)
+            settings.metrics?.messagesDropped.increment()
             return false
         case .close:
             logger.warning("dropping slow reader", metadata: ["buffered": "\(buffered)"])

@@ -97,10 +97,13 @@ public final class WebSocketConnection: @unchecked Sendable {
         let logger: Logger
         /// The server's bound on what its connections hold for peers (nil: none, as on clients).
         let memoryBudget: MemoryBudget?
-        init(configuration: WebSocketConfiguration, logger: Logger, memoryBudget: MemoryBudget? = nil) {
+        /// The server's instruments (nil on clients).
+        let metrics: WebSocketMetrics?
+        init(configuration: WebSocketConfiguration, logger: Logger, memoryBudget: MemoryBudget? = nil, metrics: WebSocketMetrics? = nil) {
             self.configuration = configuration
             self.logger = logger
             self.memoryBudget = memoryBudget
+            self.metrics = metrics
         }
     }
 
@@ -240,7 +243,7 @@ public final class WebSocketConnection: @unchecked Sendable {
             sendMessage(.text(String(UnicodeScalar(prefix)) + text))
             return
         }
-        sendFrame { allocator, mask in FrameEncoder.textFrame(text, prefix: prefix, mask: mask, allocator: allocator) }
+        sendFrame(counting: text.utf8.count + 1) { allocator, mask in FrameEncoder.textFrame(text, prefix: prefix, mask: mask, allocator: allocator) }
     }
 
     /// Sends a binary message.

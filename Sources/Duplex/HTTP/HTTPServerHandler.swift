@@ -250,6 +250,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func reject(_ error: HandshakeError, _ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        server.metrics.handshakeRejected(status: Int(error.status.code))
         server.configuration.logger.debug("handshake refused", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)", "uri": "\(requestHead.uri)"])
         var headers = error.headers
         headers.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8")

@@ -57,6 +57,8 @@ extension WebSocketServer {
         var plain: ByteBuffer?
         var compressed: [DeflateWorkspace.CompressorKey: ByteBuffer] = [:]
         var flushes: PendingFlushes?
+        var framed = 0
+        var metrics: WebSocketMetrics?
 
         func plainFrame() -> ByteBuffer {
             if let plain { return plain }
@@ -85,10 +87,18 @@ extension WebSocketServer {
             case .frame(let frame):
                 let batch = flushes ?? LoopData.current.pendingFlushes(on: connection.eventLoop)
                 flushes = batch
-                connection.sendBroadcastFrame(frame, flushes: batch)
+                if connection.sendBroadcastFrame(frame, flushes: batch) {
+                    framed += 1
+                    metrics = metrics ?? connection.settings.metrics
+                }
             case .message:
                 connection.sendMessage(payload)
             }
+        }
+        // One update per loop and broadcast, not one per recipient.
+        if framed > 0, let metrics {
+            metrics.messagesSent.increment(by: Int64(framed))
+            metrics.bytesSent.increment(by: Int64(framed * count))
         }
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 import ServiceLifecycle
+import CoreMetrics
 
 /// A WebSocket server, as easy as Node's nodejs-websocket:
 ///
@@ -53,6 +54,9 @@ public final class WebSocketServer: Sendable {
         /// TLS (wss://): when set, every connection starts with a TLS handshake. See
         /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files.
         public var tls: TLSConfiguration?
+        /// Where the server's metrics go (``WebSocketMetrics`` lists them); nil: the
+        /// process-wide `MetricsSystem` (nothing is recorded until it is bootstrapped).
+        public var metricsFactory: (any MetricsFactory)?
 
         public init() {}
 
@@ -77,6 +81,8 @@ public final class WebSocketServer: Sendable {
     let connectionSettings: WebSocketConnection.Settings
     /// The server-wide bound on buffered bytes (see `Configuration.memoryBudget`).
     public let memoryBudget: MemoryBudget?
+    /// Connections, handshakes, messages, bytes, drops and closes (swift-metrics).
+    package let metrics: WebSocketMetrics
     let requestPolicy: RequestPolicy
     private let loopbackOnly = Atomic<Bool>(false)
     /// Whether the server listens on loopback only (then `Host` is checked).
@@ -122,7 +128,10 @@ public final class WebSocketServer: Sendable {
         let budget = configuration.memoryBudget.map { MemoryBudget(limit: $0, logger: configuration.logger) }
         self.memoryBudget = budget
         self.requestPolicy = RequestPolicy(origins: configuration.allowedOrigins, allowedHosts: configuration.allowedHosts)
-        self.connectionSettings = .init(configuration: configuration.webSocket, logger: configuration.logger, memoryBudget: budget)
+        let metrics = WebSocketMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        self.metrics = metrics
+        self.connectionSettings = .init(configuration: configuration.webSocket, logger: configuration.logger,
+                                        memoryBudget: budget, metrics: metrics)
         self.closed = group.next().makePromise(of: Void.self)
     }
 
@@ -289,10 +298,14 @@ public final class WebSocketServer: Sendable {
             state.accepted[key] = .webSocket(connection)
         }
         connection.registry = self
+        metrics.handshakesAccepted.increment()
+        metrics.connections.increment()
         onConnection(connection)
     }
 
-    func connectionClosed(_ connection: WebSocketConnection) {
+    func connectionClosed(_ connection: WebSocketConnection, code: CloseCode) {
+        metrics.connections.decrement()
+        metrics.closed(code: code.rawValue)
         state.withLock { state in
             if case .webSocket = state.accepted.removeValue(forKey: ObjectIdentifier(connection.channel)) {
                 state.webSocketCount -= 1
@@ -314,7 +327,7 @@ public final class WebSocketServer: Sendable {
         let (settings, isNew) = state.withLock { state in
             if let known = state.routes[key] { return (known.settings, false) }
             let made = WebSocketConnection.Settings(configuration: route.configuration, logger: configuration.logger,
-                                                    memoryBudget: memoryBudget)
+                                                    memoryBudget: memoryBudget, metrics: metrics)
             state.routes[key] = (route, made)
             return (made, true)
         }

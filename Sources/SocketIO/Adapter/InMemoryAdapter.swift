@@ -23,28 +23,42 @@ public final class InMemoryAdapter: SocketIOAdapter {
     }
 
     public func addAll(_ id: String, rooms: Set<String>) {
-        state.withLock { state in
+        let created = state.withLock { state in
             state.sids[id, default: []].formUnion(rooms)
-            for room in rooms { state.rooms[room, default: []].insert(id) }
+            var created = 0
+            for room in rooms where state.rooms[room, default: []].insert(id).inserted && state.rooms[room]!.count == 1 {
+                created += 1
+            }
+            return created
         }
+        if created > 0 { context.metrics.rooms.increment(by: Double(created)) }
     }
 
     public func del(_ id: String, room: String) {
-        state.withLock { state in
+        let removed = state.withLock { state in
             state.sids[id]?.remove(room)
             state.rooms[room]?.remove(id)
-            if state.rooms[room]?.isEmpty == true { state.rooms[room] = nil }
+            guard state.rooms[room]?.isEmpty == true else { return false }
+            state.rooms[room] = nil
+            return true
         }
+        if removed { context.metrics.rooms.decrement() }
     }
 
     public func delAll(_ id: String) {
-        state.withLock { state in
-            guard let rooms = state.sids.removeValue(forKey: id) else { return }
+        let removed = state.withLock { state in
+            guard let rooms = state.sids.removeValue(forKey: id) else { return 0 }
+            var removed = 0
             for room in rooms {
                 state.rooms[room]?.remove(id)
-                if state.rooms[room]?.isEmpty == true { state.rooms[room] = nil }
+                if state.rooms[room]?.isEmpty == true {
+                    state.rooms[room] = nil
+                    removed += 1
+                }
             }
+            return removed
         }
+        if removed > 0 { context.metrics.rooms.decrement(by: Double(removed)) }
     }
 
     public func socketRooms(_ id: String) -> Set<String>? {
@@ -131,8 +145,11 @@ public final class InMemoryAdapter: SocketIOAdapter {
         let frameText = "4" + encoded.text
         // One batch for every polling recipient: their outboxes share it.
         let batch = EngineIOPacketBatch(encoded.engineIOPackets)
+        let metrics = sockets[0].namespace.metrics  // one namespace per delivery
         forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }) { group in
             var direct: [WebSocketConnection] = []
+            var delivered = 0
+            defer { if delivered > 0 { metrics.eventsSent.increment(by: Int64(delivered)) } }
             for socket in group {
                 let engine = socket.client.engine
                 guard engine.isOnLoop, !socket.isHoldingOutbound else {
@@ -144,6 +161,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
                     continue
                 }
                 guard socket.prepareDelivery(volatile: volatile, ack: ack) else { continue }
+                delivered += 1
                 if let webSocket = engine.currentWebSocket {
                     direct.append(webSocket)
                 } else {

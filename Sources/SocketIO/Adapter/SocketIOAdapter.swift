@@ -79,6 +79,8 @@ public final class SocketIOLocalSockets: Sendable {
 public struct SocketIOAdapterContext: Sendable {
     public let namespace: String
     public let sockets: SocketIOLocalSockets
+    /// The namespace's instruments (an adapter keeps `rooms` up to date).
+    package let metrics: SocketIONamespaceMetrics
 }
 
 /// Rooms and broadcasts of one namespace go through its adapter. The in-memory adapter

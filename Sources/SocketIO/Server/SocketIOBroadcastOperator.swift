@@ -85,7 +85,7 @@ public struct SocketIOBroadcastOperator: Sendable {
             Task { collector.servers(await adapter.serverCount()) }
             Task {
                 try? await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
-                collector.timeOut()
+                if collector.timeOut() { namespace.metrics.acksTimedOut.increment() }
             }
         }
     }
@@ -140,13 +140,16 @@ final class AckCollector: Sendable {
         update { $0.expectedServers = count }
     }
 
-    func timeOut() {
+    /// Gives up waiting; true when answers were still missing.
+    @discardableResult
+    func timeOut() -> Bool {
         let (continuation, responses) = state.withLock { state in
             let continuation = state.continuation
             state.continuation = nil
             return (continuation, state.responses)
         }
         continuation?.resume(throwing: SocketIOAckError.timeout(responses: responses))
+        return continuation != nil
     }
 
     private func update(_ change: (inout State) -> Void) {

@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import CoreMetrics
 
 /// A namespace (`/`, `/chat`…): its sockets, middlewares, connection handlers and adapter.
 public final class SocketIONamespace: Sendable {
@@ -13,12 +14,18 @@ public final class SocketIONamespace: Sendable {
     /// namespace lock.
     nonisolated(unsafe) var connectsInFlight = 0
 
-    init(name: String, adapterFactory: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter, parent: SocketIOParentNamespace? = nil) {
+    /// Sockets, events, acks and rooms (swift-metrics).
+    let metrics: SocketIONamespaceMetrics
+
+    init(name: String, adapterFactory: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter,
+         metricsFactory: any MetricsFactory = MetricsSystem.factory, parent: SocketIOParentNamespace? = nil) {
         self.name = name
         self.parent = parent
         let sockets = SocketIOLocalSockets()
         self.localSockets = sockets
-        self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets))
+        let metrics = SocketIONamespaceMetrics(namespace: name, factory: metricsFactory)
+        self.metrics = metrics
+        self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets, metrics: metrics))
     }
 
     func nextAckID() -> Int {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import ServiceLifecycle
+import CoreMetrics
 
 /// The options of a Socket.IO server.
 public struct SocketIOServerOptions: Sendable {
@@ -20,6 +21,9 @@ public struct SocketIOServerOptions: Sendable {
     public var maxChildNamespaces = 10_000
     /// Makes each namespace's adapter (the in-memory adapter by default).
     public var adapter: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter = { InMemoryAdapter(context: $0) }
+    /// Where the server's metrics go (``SocketIONamespaceMetrics`` lists them); nil: the
+    /// process-wide `MetricsSystem`.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init() {
         engine = EngineIOOptions()
@@ -56,6 +60,8 @@ public final class SocketIOServer: Sendable {
     private let parents = Mutex<[SocketIOParentNamespace]>([])
     private let clients = Mutex<[ObjectIdentifier: SocketIOConnection]>([:])
 
+    private var metricsFactory: any MetricsFactory { options.metricsFactory ?? MetricsSystem.factory }
+
     public init(options: SocketIOServerOptions = SocketIOServerOptions()) {
         self.options = options
         let box = ServerBox()
@@ -84,7 +90,7 @@ public final class SocketIOServer: Sendable {
         let name = name.hasPrefix("/") ? name : "/" + name
         return namespaces.withLock { namespaces in
             if let existing = namespaces.byName[name] { return existing }
-            let namespace = SocketIONamespace(name: name, adapterFactory: options.adapter)
+            let namespace = SocketIONamespace(name: name, adapterFactory: options.adapter, metricsFactory: metricsFactory)
             namespaces.byName[name] = namespace
             return namespace
         }
@@ -127,7 +133,7 @@ public final class SocketIOServer: Sendable {
                     return existing
                 }
                 guard namespaces.children < options.maxChildNamespaces else { return nil }
-                let child = SocketIONamespace(name: name, adapterFactory: options.adapter, parent: parent)
+                let child = SocketIONamespace(name: name, adapterFactory: options.adapter, metricsFactory: metricsFactory, parent: parent)
                 child.connectsInFlight = 1
                 namespaces.byName[name] = child
                 namespaces.children += 1

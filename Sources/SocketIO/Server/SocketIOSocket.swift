@@ -186,7 +186,8 @@ public final class SocketIOSocket: @unchecked Sendable {
             }
             if let timeout {
                 socket.client.engine.schedule(in: timeout) { [weak socket] _ in
-                    if let callback = socket?.acks.removeValue(forKey: id) {
+                    if let socket, let callback = socket.acks.removeValue(forKey: id) {
+                        socket.namespace.metrics.acksTimedOut.increment()
                         callback(.failure(.timeout(responses: [])))
                     }
                 }
@@ -277,6 +278,7 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     func write(_ packet: SocketIOPacket, volatile: Bool = false) {
         guard isConnected || packet.type == .connectError else { return }
+        if packet.type == .event || packet.type == .binaryEvent { namespace.metrics.eventsSent.increment() }
         if heldOutbound != nil {
             heldOutbound!.append(.packet(packet.encode(), volatile: volatile))
             return
@@ -290,6 +292,8 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// to a room a handler joins reaches the socket from the first moment).
     func connected() {
         connectedFlag.store(true, ordering: .relaxed)
+        namespace.metrics.connects.increment()
+        namespace.metrics.connected.increment()
         namespace.adapter.addAll(id, rooms: [id])
         namespace.localSockets.add(self)
         heldOutbound = []
@@ -328,6 +332,7 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     func deliverOnLoop(_ batch: EngineIOPacketBatch, volatile: Bool, ack: SocketIOBroadcastAck?) {
         guard prepareDelivery(volatile: volatile, ack: ack) else { return }
+        namespace.metrics.eventsSent.increment()
         if heldOutbound != nil {
             heldOutbound!.append(.batch(batch))
             return
@@ -355,6 +360,7 @@ public final class SocketIOSocket: @unchecked Sendable {
         switch packet.type {
         case .event, .binaryEvent:
             guard let name = packet.eventName else { return }
+            namespace.metrics.eventsReceived.increment()
             let ack = packet.ackID.map { SocketIOAck(socket: self, ackID: $0) }
             let event = SocketIOEvent(name: name, arguments: packet.arguments ?? [], ack: ack, socket: self)
             for handler in anyHandlers { handler(event) }
@@ -375,6 +381,8 @@ public final class SocketIOSocket: @unchecked Sendable {
         disconnectReason = reason
         disconnectingHandler?(reason)
         connectedFlag.store(false, ordering: .relaxed)
+        namespace.metrics.disconnects.increment()
+        namespace.metrics.connected.decrement()
         namespace.adapter.delAll(id)
         namespace.localSockets.remove(id: id)
         client.remove(self)
