@@ -9,60 +9,29 @@ import Synchronization
 /// and polling clients get the same pre-encoded packets queued.
 public final class InMemoryAdapter: SocketIOAdapter {
     public let context: SocketIOAdapterContext
-    private let state = Mutex(Rooms())
-
-    private struct Rooms {
-        /// room → socket ids
-        var rooms: [String: Set<String>] = [:]
-        /// socket id → rooms
-        var sids: [String: Set<String>] = [:]
-    }
+    /// Socket ids by room and rooms by socket id.
+    private let state = Mutex(RoomIndex<String, String>())
 
     public init(context: SocketIOAdapterContext) {
         self.context = context
     }
 
     public func addAll(_ id: String, rooms: Set<String>) {
-        let created = state.withLock { state in
-            state.sids[id, default: []].formUnion(rooms)
-            var created = 0
-            for room in rooms where state.rooms[room, default: []].insert(id).inserted && state.rooms[room]!.count == 1 {
-                created += 1
-            }
-            return created
-        }
+        let created = state.withLock { $0.join(id, rooms) }
         if created > 0 { context.metrics.rooms.increment(by: Double(created)) }
     }
 
     public func del(_ id: String, room: String) {
-        let removed = state.withLock { state in
-            state.sids[id]?.remove(room)
-            state.rooms[room]?.remove(id)
-            guard state.rooms[room]?.isEmpty == true else { return false }
-            state.rooms[room] = nil
-            return true
-        }
-        if removed { context.metrics.rooms.decrement() }
+        if state.withLock({ $0.leave(id, room) }) { context.metrics.rooms.decrement() }
     }
 
     public func delAll(_ id: String) {
-        let removed = state.withLock { state in
-            guard let rooms = state.sids.removeValue(forKey: id) else { return 0 }
-            var removed = 0
-            for room in rooms {
-                state.rooms[room]?.remove(id)
-                if state.rooms[room]?.isEmpty == true {
-                    state.rooms[room] = nil
-                    removed += 1
-                }
-            }
-            return removed
-        }
-        if removed > 0 { context.metrics.rooms.decrement(by: Double(removed)) }
+        let emptied = state.withLock { $0.leaveAll(id) }
+        if emptied > 0 { context.metrics.rooms.decrement(by: Double(emptied)) }
     }
 
     public func socketRooms(_ id: String) -> Set<String>? {
-        state.withLock { $0.sids[id] }
+        state.withLock { $0.rooms(of: id) }
     }
 
     /// The rooms that exist, with their members (a snapshot).
@@ -76,20 +45,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     /// The ids of the local sockets `options` select.
     public func localRecipientIDs(_ options: SocketIOBroadcastOptions) -> [String] {
-        state.withLock { state in
-            var excluded = Set<String>()
-            for room in options.except {
-                if let members = state.rooms[room] { excluded.formUnion(members) }
-            }
-            if options.rooms.isEmpty {
-                return state.sids.keys.filter { !excluded.contains($0) }
-            }
-            var selected = Set<String>()
-            for room in options.rooms {
-                if let members = state.rooms[room] { selected.formUnion(members) }
-            }
-            return selected.filter { !excluded.contains($0) }
-        }
+        state.withLock { $0.select(inAnyOf: options.rooms, except: options.except) }
     }
 
     /// The local sockets `options` select.
