@@ -18,7 +18,13 @@ public final class ChatServer: Sendable {
         public var port = 3000
         public var storage = Storage.sqlite(path: "chat.sqlite")
         public var settings = ChatHub.Settings()
-        public var server = WebSocketServer.Configuration()
+        /// The WebSocket server's settings; the listen backlog is raised to 4096 (the
+        /// kernel's usual cap): a storm of joiners must queue, not be reset.
+        public var server: WebSocketServer.Configuration = {
+            var server = WebSocketServer.Configuration()
+            server.backlog = 4096
+            return server
+        }()
         public var logger = Logger(label: "duplex.chat")
         public init() {}
     }
@@ -28,9 +34,9 @@ public final class ChatServer: Sendable {
     public let webSocketServer: WebSocketServer
     /// Socket.IO at `/socket.io/`, in the same rooms.
     public let socketIO: SocketIOServer
-    private let store: HistoryStore
+    private let store: ChatStore
 
-    private init(configuration: Configuration, store: HistoryStore, group: EventLoopGroup) {
+    private init(configuration: Configuration, store: ChatStore, group: EventLoopGroup) {
         self.configuration = configuration
         self.store = store
         let hub = ChatHub(store: store, eventLoop: group.next(), settings: configuration.settings, logger: configuration.logger)
@@ -65,7 +71,8 @@ public final class ChatServer: Sendable {
         self.socketIO = io
         self.webSocketServer = WebSocketServer(configuration: serverConfiguration, group: group) { connection in
             if io.accept(connection) { return }
-            let member = hub.join(.webSocket(connection), room: connection.query["room"], name: connection.query["name"])
+            let member = hub.join(.webSocket(connection), room: connection.query["room"], name: connection.query["name"],
+                                  token: connection.query["token"])
             connection.onText { text in hub.receive(text, from: member) }
             connection.onBinary { _ in hub.refuse(.badCommand("binary frames are not accepted; send text"), to: member) }
             connection.onClose { _ in hub.leave(member) }
@@ -74,7 +81,7 @@ public final class ChatServer: Sendable {
 
     /// Opens the store and the server; returns the bound port.
     public static func start(_ configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> (ChatServer, Int) {
-        let store: HistoryStore
+        let store: ChatStore
         switch configuration.storage {
         case .memory: store = MemoryHistoryStore(eventLoop: group.next())
         case .sqlite(let path): store = try await SQLiteHistoryStore.open(path: path, logger: configuration.logger)
@@ -97,6 +104,8 @@ public final class ChatServer: Sendable {
     /// Graceful shutdown: clients get close 1001, pending messages are stored, the store
     /// is flushed and closed.
     public func shutdown() async {
+        // Members leave all at once: no announcements to those still closing.
+        try? await hub.close().get()
         await socketIO.close()
         await webSocketServer.close()
         try? await hub.drain().get()
