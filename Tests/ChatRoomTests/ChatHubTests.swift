@@ -260,6 +260,27 @@ final class ChatHubTests: XCTestCase {
         XCTAssertEqual(other.errorCodes, ["nickname_taken", "nickname_taken"])
     }
 
+    func testAJoinerGetsEveryLaterMessageExactlyOnceInOrder() async throws {
+        // Joiners arrive while messages are being stored and delivered: each must see, as
+        // history or live, an unbroken run of ids up to the last one, with no repeats.
+        let hub = makeHub { $0.historyLimit = 5 }
+        let sender = Inbox()
+        let id = try await joined(hub, sender)
+        let joiners = (0..<20).map { _ in Inbox() }
+        for (i, joiner) in joiners.enumerated() {
+            for k in 0..<10 { hub.receive("m\(i)-\(k)", from: id) }
+            hub.join(joiner.endpoint)
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        try await hub.drain().get()
+        let last = try XCTUnwrap(sender.of(.message).last?.id)
+        for joiner in joiners {
+            let ids = joiner.of(.message).compactMap(\.id)
+            XCTAssertFalse(ids.isEmpty)
+            XCTAssertEqual(ids, Array(ids[0]...last), "a gap or a repeat: \(ids)")
+        }
+    }
+
     func testEnvelopeJSONKeepsTheClassicFields() throws {
         var envelope = ChatEnvelope(type: .enter, msg: "User 1 entered", timestamp: 0, room: "general")
         envelope.user = "User 1"
