@@ -216,3 +216,35 @@ def test_socketio_client_keeps_its_identity_with_the_auth_token(chat):
         await client.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_history_file_from_before_identities_is_upgraded(chat_factory, tmp_path):
+    """A chat.sqlite written by an earlier version (no identities, no sender column) opens,
+    keeps its history, and gets the new tables; new default names start above the old ones."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, "
+                   "user TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL)")
+        db.execute("INSERT INTO messages (room, user, text, ts) VALUES ('general', 'User 1', 'from the old days', 1700000000000)")
+        db.execute("INSERT INTO messages (room, user, text, ts) VALUES ('general', 'User 7', 'me too', 1700000001000)")
+    server = chat_factory("--db", str(path))
+
+    async def scenario():
+        newcomer = await Person.open(server.url(query("")))
+        await newcomer.until(lambda e: e["type"] == 0)
+        history = [e for e in newcomer.inbox if e.get("history")]
+        assert [(e["user"], e["text"], e.get("uid")) for e in history] == [
+            ("User 1", "from the old days", None), ("User 7", "me too", None)]
+        # new identities are numbered above the old default names: no stranger's name
+        assert newcomer.welcome["you"] == "User 8"
+        await newcomer.ws.send("new times")
+        assert (await newcomer.until(lambda e: e["type"] == 2 and not e.get("history")))["uid"] == newcomer.welcome["uid"]
+        await newcomer.ws.close()
+
+    asyncio.run(scenario())
+    server.stop()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT user_id FROM messages ORDER BY id DESC LIMIT 1").fetchone()[0] is not None
+        assert db.execute("SELECT count(*) FROM identities").fetchone()[0] == 1

@@ -18,11 +18,13 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def test_a_large_idle_room_costs_next_to_no_cpu_and_sigterm_is_quick(chat_factory):
-    """10,000 members in one room: joining does not cost N² (no per-member enter lines or
-    lists in a large room), idling costs next to no CPU, SIGTERM ends within 5 s."""
+    """5,000 members in one room (10,000 in scripts/chat-scale; fewer here to stay under a
+    minute on a debug build): joining does not cost N² (no per-member enter lines or lists
+    in a large room), idling costs next to no CPU, SIGTERM ends within 5 s. The previous hub
+    welcomed 3,422 of 10,000 in 600 s and burned 15 s of CPU per 30 s meanwhile."""
     server = chat_factory("--memory")
     pid = server.proc.pid
-    members = 10_000
+    members = 5_000
 
     async def scenario():
         started = time.monotonic()
@@ -38,7 +40,7 @@ def test_a_large_idle_room_costs_next_to_no_cpu_and_sigterm_is_quick(chat_factor
         counts = [c.received for c in clients]
         clients[0].send_text("to everyone")
         await wait_for(lambda: all(c.received > n for c, n in zip(clients, counts)), 20, "the message reached every member")
-        # SIGTERM with 10,000 members connected
+        # SIGTERM with every member connected
         t0 = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         code = await asyncio.get_running_loop().run_in_executor(None, server.proc.wait, 20)
@@ -48,8 +50,9 @@ def test_a_large_idle_room_costs_next_to_no_cpu_and_sigterm_is_quick(chat_factor
         return joined, idle_cpu, stopped, code
 
     joined, idle_cpu, stopped, code = asyncio.run(scenario())
-    print(f"10k members: joined in {joined:.1f} s, idle CPU {idle_cpu:.2f} s in 10 s, SIGTERM took {stopped:.2f} s")
-    assert idle_cpu < 0.5, f"10,000 idle members cost {idle_cpu:.2f} s CPU in 10 s"
+    print(f"{members} members: joined in {joined:.1f} s, idle CPU {idle_cpu:.2f} s in 10 s, SIGTERM took {stopped:.2f} s")
+    assert joined < 45, f"{members} members took {joined:.0f} s to join"
+    assert idle_cpu < 0.3, f"{members} idle members cost {idle_cpu:.2f} s CPU in 10 s"
     assert code == 0 and stopped < 5, f"SIGTERM took {stopped:.1f} s (exit {code})"
 
 

@@ -64,6 +64,16 @@ public final class SQLiteHistoryStore: ChatStore {
         let columns = try await connection.query("PRAGMA table_info(messages)")
         if !columns.contains(where: { $0.column("name")?.string == "user_id" }) {
             _ = try await connection.query("ALTER TABLE messages ADD COLUMN user_id INTEGER")
+            // Its history names people `User N`, numbered per run: new identities start
+            // above every such N, so no newcomer is shown a stranger's old name as theirs.
+            _ = try await connection.query(
+                """
+                INSERT INTO sqlite_sequence (name, seq)
+                SELECT 'identities', max(CAST(substr(user, 6) AS INTEGER)) FROM messages WHERE user GLOB 'User [0-9]*'
+                HAVING max(CAST(substr(user, 6) AS INTEGER)) IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'identities')
+                """
+            )
         }
     }
 
