@@ -27,11 +27,14 @@ struct ChatCommand: AsyncParsableCommand {
     var pingInterval: Double = 30
     @Flag(help: "Serve metrics at /metrics in Prometheus' text format (connections, messages, Socket.IO, chat).")
     var metrics = false
+    @Option(help: "Messages accepted and waiting for the store, in all (a quarter of it per room); beyond, senders get an `overloaded` error.")
+    var maxPending = 4096
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
         try validatePort(port)
         guard history >= 0 else { throw ValidationError("--history must be 0 or more") }
+        guard maxPending >= 1 else { throw ValidationError("--max-pending must be 1 or more") }
     }
 
     func run() async throws {
@@ -40,6 +43,8 @@ struct ChatCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.storage = memory ? .memory : .sqlite(path: db)
         configuration.settings.historyLimit = history
+        configuration.settings.maxPendingMessages = maxPending
+        configuration.settings.maxPendingMessagesPerRoom = max(1, maxPending / 4)
         exposure.apply(to: &configuration.server)
         configuration.server.webSocket.pingInterval = pingInterval > 0 ? .nanoseconds(Int64(pingInterval * 1e9)) : nil
         var logger = Logger(label: "duplex.chat")

@@ -27,14 +27,21 @@ final class ChatHubTests: XCTestCase {
         return ChatHub(store: MemoryHistoryStore(eventLoop: storeLoop), eventLoop: loop, settings: settings)
     }
 
+    /// Joins and waits until the member is placed (a client sends after its welcome).
+    @discardableResult
+    func joined(_ hub: ChatHub, _ inbox: Inbox, room: String? = nil, name: String? = nil, token: String? = nil) async throws -> ChatHub.MemberID {
+        let id = hub.join(inbox.endpoint, room: room, name: name, token: token)
+        try await hub.drain().get()
+        return id
+    }
+
     func testDefaultNamesAreNumberedWithoutReuse() async throws {
         let hub = makeHub()
         let a = Inbox(), b = Inbox(), c = Inbox()
-        let idA = hub.join(a.endpoint)
-        hub.join(b.endpoint)
+        let idA = try await joined(hub, a)
+        try await joined(hub, b)
         hub.leave(idA)
-        hub.join(c.endpoint)
-        try await hub.drain().get()
+        try await joined(hub, c)
         XCTAssertEqual(a.of(.welcome).first?.you, "User 1")
         XCTAssertEqual(b.of(.welcome).first?.you, "User 2")
         XCTAssertEqual(c.of(.welcome).first?.you, "User 3", "numbers are never reused")
@@ -47,8 +54,8 @@ final class ChatHubTests: XCTestCase {
     func testEnterMessageLeaveInOrderWithClassicFields() async throws {
         let hub = makeHub()
         let a = Inbox(), b = Inbox()
-        let idA = hub.join(a.endpoint)
-        let idB = hub.join(b.endpoint)
+        let idA = try await joined(hub, a)
+        let idB = try await joined(hub, b)
         hub.receive("hello from A", from: idA)
         hub.receive(#"{"cmd":"say","text":"你好 👋"}"#, from: idB)
         hub.leave(idA)
@@ -70,9 +77,9 @@ final class ChatHubTests: XCTestCase {
     func testRoomsAreIsolated() async throws {
         let hub = makeHub()
         let a = Inbox(), b = Inbox(), other = Inbox()
-        let idA = hub.join(a.endpoint, room: "general")
-        hub.join(b.endpoint, room: "general")
-        hub.join(other.endpoint, room: "random")
+        let idA = try await joined(hub, a, room: "general")
+        try await joined(hub, b, room: "general")
+        try await joined(hub, other, room: "random")
         hub.receive("only general", from: idA)
         hub.leave(idA)
         try await hub.drain().get()
@@ -86,9 +93,9 @@ final class ChatHubTests: XCTestCase {
     func testJoinCommandMovesBetweenRooms() async throws {
         let hub = makeHub()
         let mover = Inbox(), stay = Inbox(), there = Inbox()
-        let id = hub.join(mover.endpoint, room: "a")
-        hub.join(stay.endpoint, room: "a")
-        hub.join(there.endpoint, room: "b")
+        let id = try await joined(hub, mover, room: "a")
+        try await joined(hub, stay, room: "a")
+        try await joined(hub, there, room: "b")
         hub.receive(#"{"cmd":"join","room":"b"}"#, from: id)
         hub.receive("now in b", from: id)
         try await hub.drain().get()
@@ -103,11 +110,11 @@ final class ChatHubTests: XCTestCase {
     func testHistoryOnJoinIsTheLastMessagesOldestFirst() async throws {
         let hub = makeHub { $0.historyLimit = 3 }
         let a = Inbox()
-        let id = hub.join(a.endpoint)
+        let id = try await joined(hub, a)
         for i in 1...5 { hub.receive("m\(i)", from: id) }
-        let late = Inbox()
-        hub.join(late.endpoint)
         try await hub.drain().get()
+        let late = Inbox()
+        try await joined(hub, late)
         let history = late.all.filter { $0.history == true }
         XCTAssertEqual(history.map(\.text), ["m3", "m4", "m5"])
         // Welcome, then history, then the enter line.
@@ -117,8 +124,8 @@ final class ChatHubTests: XCTestCase {
     func testLimitsAnswerTheSenderOnly() async throws {
         let hub = makeHub { $0.maxMessageLength = 10; $0.rateLimit = 4; $0.rateWindowSeconds = 60 }
         let sender = Inbox(), other = Inbox()
-        let id = hub.join(sender.endpoint)
-        hub.join(other.endpoint)
+        let id = try await joined(hub, sender)
+        try await joined(hub, other)
         hub.receive(String(repeating: "x", count: 11), from: id)  // too long
         hub.receive("   ", from: id)  // empty
         hub.receive("{not json", from: id)  // bad command
@@ -141,8 +148,8 @@ final class ChatHubTests: XCTestCase {
     func testNicknames() async throws {
         let hub = makeHub()
         let a = Inbox(), b = Inbox()
-        let idA = hub.join(a.endpoint)
-        let idB = hub.join(b.endpoint, name: "Bob")
+        let idA = try await joined(hub, a)
+        let idB = try await joined(hub, b, name: "Bob")
         hub.receive(#"{"cmd":"nick","name":"  Alice  "}"#, from: idA)
         hub.receive(#"{"cmd":"nick","name":"bob"}"#, from: idA)  // taken, case-insensitive
         hub.receive(#"{"cmd":"nick","name":"bad\u0007name"}"#, from: idA)
@@ -155,12 +162,18 @@ final class ChatHubTests: XCTestCase {
         XCTAssertEqual(b.of(.rename).map(\.msg), ["User 1 is now Alice"])
         XCTAssertEqual(b.of(.rename).first?.previous, "User 1")
         XCTAssertEqual(a.errorCodes, ["nickname_taken", "bad_nickname", "bad_nickname", "bad_nickname"])
-        XCTAssertEqual(b.of(.message).map(\.msg), ["Alice: hi", "Bob: yo"])
+        // A's "hi" waited for its rename (a store round trip), B's "yo" did not: the order
+        // between them is the store's, the same for everyone.
+        XCTAssertEqual(Set(b.of(.message).map(\.msg)), ["Alice: hi", "Bob: yo"])
+        XCTAssertEqual(a.of(.message).map(\.msg), b.of(.message).map(\.msg))
+        let uids = Dictionary(uniqueKeysWithValues: b.of(.message).map { ($0.user ?? "", $0.uid) })
+        XCTAssertEqual(uids["Alice"], a.of(.welcome).first?.uid, "own messages are known by identity")
+        XCTAssertEqual(uids["Bob"], b.of(.welcome).first?.uid)
         XCTAssertEqual(b.of(.presence).last?.online, ["Alice", "Bob"])
     }
 
     func testPresenceIsCoalescedAndListsOnlySmallRooms() async throws {
-        let hub = makeHub { $0.presenceDelay = .milliseconds(100); $0.presenceListLimit = 3 }
+        let hub = makeHub { $0.presenceDelay = .milliseconds(100); $0.largeRoomPresenceDelay = .milliseconds(100); $0.presenceListLimit = 3 }
         let first = Inbox()
         hub.join(first.endpoint)
         for _ in 0..<4 { hub.join(Inbox().endpoint) }
@@ -170,7 +183,7 @@ final class ChatHubTests: XCTestCase {
         XCTAssertEqual(presence.count, 1, "five joins within the window give one presence update")
         XCTAssertEqual(presence.first?.count, 5)
         XCTAssertNil(presence.first?.online, "above the list limit only the count is sent")
-        XCTAssertEqual(first.of(.enter).count, 5, "every enter is still announced")
+        XCTAssertEqual(first.of(.enter).count, 3, "arrivals are announced one by one in small rooms only")
     }
 
     func testConcurrentJoinsAndMessagesFromManyThreads() async throws {
@@ -178,7 +191,7 @@ final class ChatHubTests: XCTestCase {
         let watcher = Inbox()
         hub.join(watcher.endpoint)
         await withTaskGroup(of: Void.self) { group in
-            for i in 0..<200 {
+            for i in 0..<150 {
                 group.addTask {
                     let id = hub.join(Inbox().endpoint)
                     hub.receive("m\(i)", from: id)
@@ -187,10 +200,85 @@ final class ChatHubTests: XCTestCase {
             }
         }
         try await hub.drain().get()
-        XCTAssertEqual(watcher.of(.message).count, 200)
-        XCTAssertEqual(watcher.of(.enter).count, 201)
+        XCTAssertEqual(watcher.of(.message).count, 150, "a message sent at once, then a close: still delivered")
+        XCTAssertEqual(watcher.of(.enter).count, 151)
         let online = try await hub.online(in: "general").get()
-        XCTAssertEqual(online.count, 101)
+        XCTAssertEqual(online.count, 76)
+    }
+
+    func testMessagesBeyondCapacityAreRefusedAndNothingQueues() async throws {
+        let store = GatedStore(MemoryHistoryStore(eventLoop: storeLoop), eventLoop: storeLoop)
+        var settings = ChatHub.Settings()
+        settings.maxPendingMessages = 3
+        settings.maxPendingMessagesPerRoom = 3
+        settings.presenceDelay = .zero
+        let hub = ChatHub(store: store, eventLoop: loop, settings: settings)
+        let sender = Inbox(), watcher = Inbox()
+        let id = try await joined(hub, sender)
+        try await joined(hub, watcher)
+        store.hold()
+        for i in 1...6 { hub.receive("m\(i)", from: id) }
+        // one write in flight (m1), two waiting (m2, m3): the other three are refused
+        try await Task.sleep(nanoseconds: 200_000_000)
+        XCTAssertEqual(sender.errorCodes, ["overloaded", "overloaded", "overloaded"])
+        XCTAssertTrue(watcher.of(.message).isEmpty, "nothing is seen before it is stored")
+        store.release()
+        try await hub.drain().get()
+        XCTAssertEqual(watcher.of(.message).map(\.text), ["m1", "m2", "m3"])
+        XCTAssertTrue(watcher.of(.error).isEmpty)
+        // capacity is back once stored
+        hub.receive("m7", from: id)
+        try await hub.drain().get()
+        XCTAssertEqual(watcher.of(.message).last?.text, "m7")
+    }
+
+    func testIdentitiesAreKeptByTokenAndNamesByTheStore() async throws {
+        let hub = makeHub()
+        let first = Inbox()
+        let id = try await joined(hub, first, token: "")
+        let welcome = try XCTUnwrap(first.of(.welcome).first)
+        let token = try XCTUnwrap(welcome.token)
+        hub.receive(#"{"cmd":"nick","name":"Ada"}"#, from: id)
+        hub.leave(id)
+        try await hub.drain().get()
+        let again = Inbox()
+        try await joined(hub, again, token: token)
+        XCTAssertEqual(again.of(.welcome).first?.uid, welcome.uid)
+        XCTAssertEqual(again.of(.welcome).first?.you, "Ada")
+        XCTAssertNil(again.of(.welcome).first?.token)
+        // a forged token: a new identity, a new name, a new token
+        let forger = Inbox()
+        try await joined(hub, forger, token: String(repeating: "a", count: 64))
+        XCTAssertNotEqual(forger.of(.welcome).first?.uid, welcome.uid)
+        XCTAssertNotNil(forger.of(.welcome).first?.token)
+        // Ada's name is hers even in another room, and default names are reserved
+        let other = Inbox()
+        let otherID = try await joined(hub, other, room: "elsewhere", token: "")
+        hub.receive(#"{"cmd":"nick","name":"ADA"}"#, from: otherID)
+        hub.receive("{\"cmd\":\"nick\",\"name\":\"User \(welcome.uid ?? 0)\"}", from: otherID)
+        try await hub.drain().get()
+        XCTAssertEqual(other.errorCodes, ["nickname_taken", "nickname_taken"])
+    }
+
+    func testAJoinerGetsEveryLaterMessageExactlyOnceInOrder() async throws {
+        // Joiners arrive while messages are being stored and delivered: each must see, as
+        // history or live, an unbroken run of ids up to the last one, with no repeats.
+        let hub = makeHub { $0.historyLimit = 5 }
+        let sender = Inbox()
+        let id = try await joined(hub, sender)
+        let joiners = (0..<20).map { _ in Inbox() }
+        for (i, joiner) in joiners.enumerated() {
+            for k in 0..<10 { hub.receive("m\(i)-\(k)", from: id) }
+            hub.join(joiner.endpoint)
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        try await hub.drain().get()
+        let last = try XCTUnwrap(sender.of(.message).last?.id)
+        for joiner in joiners {
+            let ids = joiner.of(.message).compactMap(\.id)
+            XCTAssertFalse(ids.isEmpty)
+            XCTAssertEqual(ids, Array(ids[0]...last), "a gap or a repeat: \(ids)")
+        }
     }
 
     func testEnvelopeJSONKeepsTheClassicFields() throws {
@@ -249,7 +337,7 @@ final class SQLiteHistoryStoreTests: XCTestCase {
         let store = try await SQLiteHistoryStore.open(path: path)
         let hub = ChatHub(store: store, eventLoop: loop)
         let id = hub.join(Inbox().endpoint)
-        hub.receive("before restart", from: id)
+        hub.receive("before restart", from: id)  // held until the member is placed
         try await hub.drain().get()
         try await store.close().get()
 
@@ -261,4 +349,45 @@ final class SQLiteHistoryStoreTests: XCTestCase {
         XCTAssertEqual(inbox.all.filter { $0.history == true }.map(\.msg), ["User 1: before restart"])
         try await store2.close().get()
     }
+}
+
+/// A store whose writes wait while held (a slow disk), to push the hub past its bounds.
+final class GatedStore: ChatStore, @unchecked Sendable {
+    private let inner: MemoryHistoryStore
+    private let eventLoop: EventLoop
+    private let gate = Mutex<(held: Bool, waiting: [@Sendable () -> Void])>((false, []))
+
+    init(_ inner: MemoryHistoryStore, eventLoop: EventLoop) {
+        self.inner = inner
+        self.eventLoop = eventLoop
+    }
+
+    func hold() { gate.withLock { $0.held = true } }
+
+    func release() {
+        let waiting = gate.withLock { state -> [@Sendable () -> Void] in
+            state.held = false
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for run in waiting { run() }
+    }
+
+    func append(_ messages: [StoredMessage]) -> EventLoopFuture<[StoredMessage]> {
+        let promise = eventLoop.makePromise(of: [StoredMessage].self)
+        let run: @Sendable () -> Void = { [inner] in inner.append(messages).cascade(to: promise) }
+        let now = gate.withLock { state -> Bool in
+            if state.held { state.waiting.append(run) }
+            return !state.held
+        }
+        if now { run() }
+        return promise.futureResult
+    }
+
+    func recent(room: String, limit: Int) -> EventLoopFuture<[StoredMessage]> { inner.recent(room: room, limit: limit) }
+    func since(room: String, after id: Int64, limit: Int) -> EventLoopFuture<[StoredMessage]> { inner.since(room: room, after: id, limit: limit) }
+    func close() -> EventLoopFuture<Void> { inner.close() }
+    func identity(tokenDigest: String) -> EventLoopFuture<ChatIdentity?> { inner.identity(tokenDigest: tokenDigest) }
+    func createIdentity(tokenDigest: String, kept: Bool) -> EventLoopFuture<ChatIdentity> { inner.createIdentity(tokenDigest: tokenDigest, kept: kept) }
+    func claim(name: String, for id: Int64) -> EventLoopFuture<Bool> { inner.claim(name: name, for: id) }
 }

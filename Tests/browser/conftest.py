@@ -34,6 +34,10 @@ TIMEOUT_MS = 10_000  # per expect/action: generous for a loaded 2-core CI box
 TEST_TIMEOUT_S = float(os.environ.get("BROWSER_TEST_TIMEOUT", "120"))  # whole test, with pytest-timeout
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_chat: the chat_server fixture keeps its store in an SQLite file")
+
+
 def pytest_collection_modifyitems(config, items):
     """A hard per-test limit for the browser tests when pytest-timeout is installed (CI's venv has it)."""
     if not config.pluginmanager.hasplugin("timeout"):
@@ -59,18 +63,20 @@ def safe_name(nodeid):
 
 
 class ChatServer:
-    """The real `duplex chat` binary on a free 127.0.0.1 port, in-memory store."""
+    """The real `duplex chat` binary on a free 127.0.0.1 port, in-memory store unless
+    `storage` says otherwise (e.g. ["--db", path])."""
 
-    def __init__(self, log_path):
+    def __init__(self, log_path, storage=("--memory",)):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
+        self.storage = list(storage)
         self.proc = None
 
     def start(self, timeout=20.0):
         if not os.access(DUPLEX_BIN, os.X_OK):
             pytest.fail(f"server binary {DUPLEX_BIN} not found: run `swift build` or set DUPLEX_BIN")
-        cmd = [DUPLEX_BIN, "chat", "--port", str(self.port), "--host", "127.0.0.1", "--memory"]
+        cmd = [DUPLEX_BIN, "chat", "--port", str(self.port), "--host", "127.0.0.1", *self.storage]
         try:
             self.proc = duplex_process.start(cmd, "duplex chat", self.log_path,
                                              duplex_process.answers_http(self.url), timeout=timeout, cwd=REPO)
@@ -96,7 +102,11 @@ def chat_server(request):
     ARTIFACT_DIR.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACT_DIR / f"server-{safe_name(request.node.name)}.log"
     log_path.write_text("")
-    server = ChatServer(log_path)
+    # a test marked `sqlite_chat` gets a server with an SQLite file (identities and
+    # history that survive a restart); the file is in the test's tmp_path
+    marker = request.node.get_closest_marker("sqlite_chat")
+    storage = ("--db", str(request.getfixturevalue("tmp_path") / "chat.sqlite")) if marker else ("--memory",)
+    server = ChatServer(log_path, storage)
     server.start()
     try:
         yield server
@@ -112,9 +122,12 @@ class Users:
         self.contexts, self.pages = [], []
         self.errors, self.dialogs = [], []
 
-    def open(self, query="", viewport=(800, 600), locale="en-US", color_scheme="light"):
-        ctx = self.browser.new_context(
-            viewport={"width": viewport[0], "height": viewport[1]}, locale=locale, color_scheme=color_scheme
+    def open(self, query="", viewport=(800, 600), locale="en-US", color_scheme="light", timezone=None, context=None):
+        """A new user (its own browser context: its own localStorage, so its own identity),
+        or another page of the user whose context is given."""
+        ctx = context or self.browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, locale=locale, color_scheme=color_scheme,
+            timezone_id=timezone,
         )
         page = ctx.new_page()
         page.set_default_timeout(TIMEOUT_MS)

@@ -15,79 +15,12 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACT_DIR = Path(os.environ.get("ARTIFACT_DIR") or "/tmp/duplex-artifacts")
 TIMEOUT_MS = 10_000
 
-TIME_RE = re.compile(r"^\d\d:\d\d:\d\d$")
+from chat_page_support import (  # noqa: F401
+    TIME_RE, accent, assert_clean, assert_dominant, chat_lines, colour, contrast, envelopes, my_name, send_click,
+    send_enter, set_nick, wait_until,
+)
+
 XSS = "<img src=x onerror=alert(1)>"
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def wait_until(page, expression, timeout=10.0):
-    """Polls a JavaScript expression from Python until it is truthy. The page's CSP forbids
-    eval, which Playwright needs to poll a predicate inside the page; page.evaluate goes
-    through the DevTools protocol instead."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"not true within {timeout} s: {expression}"
-        time.sleep(0.05)
-
-
-def my_name(page):
-    """The name the server gave this page (type 3 `you`, then type 5 renames), read from the raw envelopes."""
-    wait_until(page, "window.duplexChat.received.some(m => m.type === 3)")
-    return page.evaluate(
-        """() => {
-            let me = null;
-            for (const m of window.duplexChat.received) {
-                if (m.type === 3) me = m.you;
-                else if (m.type === 5 && m.previous === me) me = m.user;
-            }
-            return me;
-        }"""
-    )
-
-
-def envelopes(page):
-    return page.evaluate("window.duplexChat.received")
-
-
-def colour(locator):
-    """Computed CSS text colour of an element as (r, g, b)."""
-    css = locator.evaluate("el => getComputedStyle(el).color")
-    r, g, b = (int(float(x)) for x in re.findall(r"[\d.]+", css)[:3])
-    return r, g, b
-
-
-def assert_dominant(rgb, channel, what):
-    """`channel` (0 = red, 1 = green, 2 = blue) clearly exceeds the other two."""
-    others = [v for i, v in enumerate(rgb) if i != channel]
-    assert all(rgb[channel] >= v + 40 for v in others), f"{what}: colour {rgb} is not {['red', 'green', 'blue'][channel]}"
-
-
-def chat_lines(page):
-    return page.locator("#messages .msg-chat")
-
-
-def send_click(page, text):
-    page.locator("#msg").fill(text)
-    page.locator("#send").click()
-    expect(page.locator("#msg")).to_have_value("")
-
-
-def send_enter(page, text):
-    page.locator("#msg").fill(text)
-    page.locator("#msg").press("Enter")
-    expect(page.locator("#msg")).to_have_value("")
-
-
-def set_nick(page, name):
-    page.locator("#nick").fill(name)
-    page.locator("#nick-set").click()
-
-
-def assert_clean(users):
-    assert users.errors == [], f"JavaScript errors on the page: {users.errors}"
-    assert users.dialogs == [], f"unexpected dialogs: {users.dialogs}"
 
 
 # --- tests -------------------------------------------------------------------------------------
@@ -114,13 +47,15 @@ def test_two_users_chat(users):
     assert_dominant(colour(enter_b), 1, "enter line")
     expect(enter_b.locator(".time")).to_have_text(TIME_RE)
 
-    # A types and clicks Send; both see it, blue, only A's copy is "mine"
+    # A types and clicks Send; both see it: readable body text with the classic blue as
+    # the bubble's accent; only A's copy is "mine"
     send_click(a, "hello from A")
     for page in (a, b):
         line = chat_lines(page).last
         expect(line).to_contain_text(f"{name_a}: hello from A")
         expect(line.locator(".time")).to_have_text(TIME_RE)
-        assert_dominant(colour(line), 2, "chat line")
+        assert contrast(line) >= 7, f"chat text contrast {contrast(line):.1f}"
+        assert_dominant(accent(line, "right" if page is a else "left"), 2, "chat line accent")
     expect(chat_lines(a).last).to_have_class(re.compile(r"\bmine\b"))
     expect(chat_lines(b).last).not_to_have_class(re.compile(r"\bmine\b"))
 
@@ -133,8 +68,9 @@ def test_two_users_chat(users):
     # Chinese and emoji (incl. a skin-tone modifier and a ZWJ sequence) round-trip unchanged
     unicode_text = "你好，世界！🎉👋🏽👩‍💻 中文消息 ✓"
     send_enter(b, unicode_text)
-    expect(chat_lines(a).last.locator(".text")).to_have_text(f"{name_b}: {unicode_text}")
-    expect(chat_lines(b).last.locator(".text")).to_have_text(f"{name_b}: {unicode_text}")
+    for page in (a, b):
+        expect(chat_lines(page).last.locator(".text")).to_have_text(unicode_text)
+        expect(chat_lines(page).last).to_contain_text(f"{name_b}: {unicode_text}")
     texts = [m.get("text") for m in envelopes(a) if m["type"] == 2]
     assert texts == ["hello from A", "hi A, B here", unicode_text], texts
 
@@ -168,7 +104,8 @@ def test_xss_is_shown_as_text(users):
     name_a = my_name(a)
     send_click(a, XSS)
     for page in (a, b):
-        expect(chat_lines(page).last.locator(".text")).to_have_text(f"{name_a}: {XSS}")
+        expect(chat_lines(page).last.locator(".text")).to_have_text(XSS)
+        expect(chat_lines(page).last).to_contain_text(f"{name_a}: {XSS}")
         expect(page.locator("#messages img")).to_have_count(0)
     # HTML in a nickname is text too (in the online list, the rename line and chat lines)
     html_nick = "<b>Bob</b>"
@@ -217,13 +154,29 @@ def test_nickname_change(users):
 
 def test_errors_are_inline_and_keep_the_connection(users):
     a = users.open()
-    send_enter(a, "y" * 2001)
+    # over the limit: the text stays in the composer, the counter says why, nothing is sent
+    a.locator("#msg").fill("y" * 2001)
+    expect(a.locator("#counter")).to_have_text("2001 / 2000")
+    expect(a.locator("#counter")).to_have_class(re.compile(r"\bover\b"))
+    assert_dominant(colour(a.locator("#counter")), 0, "counter over the limit")
+    expect(a.locator("#send")).to_be_disabled()
+    a.locator("#msg").press("Enter")
+    expect(a.locator("#msg")).to_have_value("y" * 2001)
+    a.locator("#msg").fill("y" * 2000)
+    expect(a.locator("#counter")).to_have_text("2000 / 2000")
+    expect(a.locator("#send")).to_be_enabled()
+    # a refusal by the server (the rate limit: 20 per 5 s) is shown inline, the text comes
+    # back to the composer, and the connection stays
+    for i in range(20):
+        send_enter(a, f"m{i}")
+    a.locator("#msg").fill("one too many")
+    a.locator("#msg").press("Enter")
     expect(a.locator("#messages .msg-error")).to_have_count(1)
-    expect(a.locator("#messages .msg-error")).to_contain_text("2000")
+    expect(a.locator("#messages .msg-error")).to_contain_text("slow down")
+    expect(a.locator("#msg")).to_have_value("one too many")
     expect(a.locator("#status")).to_have_attribute("data-state", "open")
-    send_enter(a, "still here")
-    expect(chat_lines(a)).to_have_count(1)
-    assert [m.get("code") for m in envelopes(a) if m["type"] == 6] == ["too_long"]
+    expect(chat_lines(a)).to_have_count(20)
+    assert [m.get("code") for m in envelopes(a) if m["type"] == 6] == ["rate_limited"]
     assert_clean(users)
 
 
@@ -272,8 +225,12 @@ def test_history_on_join(users):
     expect(chat_lines(a)).to_have_count(2)
     b = users.open()
     expect(chat_lines(b)).to_have_count(2)
-    expect(chat_lines(b).locator(".text")).to_have_text([f"{name_a}: first", f"{name_a}: second 第二"])
+    expect(chat_lines(b).locator(".text")).to_have_text(["first", "second 第二"])
+    expect(chat_lines(b).first).to_contain_text(f"{name_a}: first")
     expect(chat_lines(b).first).to_have_class(re.compile(r"\bhistory\b"))
+    # history is not faded: full opacity and the same readable contrast as live messages
+    assert chat_lines(b).first.evaluate("el => getComputedStyle(el).opacity") == "1"
+    assert contrast(chat_lines(b).first) >= 7
     assert all(m.get("history") for m in envelopes(b) if m["type"] == 2)
     assert_clean(users)
 
@@ -323,15 +280,13 @@ def test_reconnect_after_a_drop_does_not_duplicate_history(users):
     expect(a.locator("#status")).to_have_attribute("data-state", "open")
     expect(a.locator("#online li")).to_have_count(2)
     expect(a.locator("#online li.me")).to_have_text(my_name(a))
-    expect(a.locator("#messages .divider")).to_have_count(1)
+    expect(a.locator("#messages .divider:not(.day)")).to_have_count(1)
     # the history replayed on the new welcome is not shown twice
     assert sum(1 for m in envelopes(a) if m["type"] == 2 and m.get("history")) == 2
     expect(chat_lines(a)).to_have_count(2)
     send_enter(b, "three")
     expect(chat_lines(a)).to_have_count(3)
-    expect(chat_lines(a).locator(".text")).to_have_text(
-        [re.compile(r": one$"), re.compile(r": two$"), re.compile(r": three$")]
-    )
+    expect(chat_lines(a).locator(".text")).to_have_text(["one", "two", "three"])
     assert_clean(users)
 
 

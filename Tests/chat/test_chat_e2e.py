@@ -305,3 +305,30 @@ def test_socketio_in_the_chat_is_bounded_as_standalone():
         assert b"\x89\x00" in member_data, member_data[-200:]
     finally:
         duplex_process.stop(proc)
+
+
+def test_every_envelope_carries_an_instant_beside_the_classic_time(chat):
+    """`ts` (milliseconds since 1970, UTC) is on every envelope, for clients that show the
+    reader's local time; `time` stays the classic `HH:mm:ss` for old clients."""
+    import time as clock
+
+    async def scenario():
+        a = await Client.open(chat.url())
+        b = await Client.open(chat.url())
+        await b.ws.send("now")
+        await a.until(lambda e: e["type"] == 2)
+        await a.ws.send('{"cmd":"nick","name":"x\\u0001"}')
+        await a.until(lambda e: e["type"] == 6)
+        await b.ws.close()
+        await a.until(lambda e: e["type"] == 1)
+        await a.until(lambda e: e["type"] == 4)
+        kinds = {e["type"] for e in a.inbox}
+        assert {0, 1, 2, 3, 4, 6} <= kinds, kinds
+        now = clock.time() * 1000
+        for envelope in a.inbox:
+            assert isinstance(envelope["ts"], int) and abs(envelope["ts"] - now) < 60_000, envelope
+            assert re.fullmatch(r"\d\d:\d\d:\d\d", envelope["time"]), envelope
+            assert isinstance(envelope["msg"], str)
+        await a.ws.close()
+
+    run(scenario())

@@ -51,4 +51,7 @@ public struct ChatError: Error, Equatable, Sendable {
     public static func badNickname(_ detail: String) -> ChatError { ChatError(code: "bad_nickname", message: "Invalid nickname: \(detail)") }
     public static func nicknameTaken(_ name: String) -> ChatError { ChatError(code: "nickname_taken", message: "Nickname \"\(name)\" is already used in this room") }
     public static func badRoom(_ detail: String) -> ChatError { ChatError(code: "bad_room", message: "Invalid room: \(detail)") }
+    /// The server is at capacity: the message was not sent (the queue is bounded, never grown).
+    public static let overloaded = ChatError(code: "overloaded", message: "The server is busy: your message was not sent, try again in a moment")
+    public static let storeFailed = ChatError(code: "unavailable", message: "Your message could not be stored and was not sent, try again")
 }

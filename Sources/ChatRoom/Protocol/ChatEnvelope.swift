@@ -24,6 +24,8 @@ public struct ChatEnvelope: Codable, Sendable, Equatable {
     public var ts: Int64
     public var room: String?
     public var user: String?
+    /// The identity of `user` (decides "own message", whatever the names).
+    public var uid: Int64?
     public var text: String?
     public var id: Int64?
     public var history: Bool?
@@ -32,6 +34,10 @@ public struct ChatEnvelope: Codable, Sendable, Equatable {
     public var you: String?
     public var previous: String?
     public var code: String?
+    /// Welcome only: a newly issued identity token, for the client to keep and present.
+    public var token: String?
+    /// Welcome only: the longest message accepted, in characters.
+    public var limit: Int?
 
     public init(type: Kind, msg: String, timestamp: Int64 = ChatClock.nowMilliseconds(), room: String? = nil) {
         self.type = type
@@ -44,6 +50,7 @@ public struct ChatEnvelope: Codable, Sendable, Equatable {
     public static func message(_ stored: StoredMessage, history: Bool = false) -> ChatEnvelope {
         var envelope = ChatEnvelope(type: .message, msg: "\(stored.user): \(stored.text)", timestamp: stored.timestamp, room: stored.room)
         envelope.user = stored.user
+        envelope.uid = stored.userID
         envelope.text = stored.text
         envelope.id = stored.id
         if history { envelope.history = true }

@@ -4,12 +4,15 @@ import NIOCore
 import SocketIO
 import Synchronization
 
-/// The room logic, whatever the transport: names, rooms, presence, limits and history.
+/// The room logic, whatever the transport: identities, names, rooms, presence, limits and
+/// history.
 ///
-/// All state lives on one event loop (`eventLoop`), and every change that others see goes
-/// through one serial chain of futures, so the order of events is the same for everyone:
-/// a joiner gets the welcome and history before any later message, and a message is
-/// broadcast only after the store has it.
+/// All state lives on one event loop (`eventLoop`), and nothing waits in line behind the
+/// store: a message is stored (in batches, ``MessageWriter``) before anyone sees it and
+/// each room delivers in the store's id order; a joiner is placed as soon as its identity
+/// is known, with history from the room's memory of its last messages (read from the
+/// store once per room). Every queue is bounded: a message beyond capacity is refused with
+/// an `overloaded` error to its sender.
 public final class ChatHub: @unchecked Sendable {
     public struct Settings: Sendable {
         public var defaultRoom = "general"
@@ -20,9 +23,19 @@ public final class ChatHub: @unchecked Sendable {
         /// Presence updates of a room within this window are sent as one (a join storm
         /// must not cost a list per join to every member). Zero sends each at once.
         public var presenceDelay: TimeAmount = .milliseconds(200)
-        /// Above this many members, presence updates carry only `count`: clients keep the
-        /// list from the welcome and the enter/leave/rename events.
+        /// Above this many members a room is large: presence updates carry only `count`,
+        /// at most one per `largeRoomPresenceDelay`, and arrivals and departures are not
+        /// announced one by one (a join storm of N would cost N² frames).
         public var presenceListLimit = 200
+        public var largeRoomPresenceDelay: TimeAmount = .seconds(1)
+        /// Messages accepted and not yet stored, in all and per room; beyond, `overloaded`.
+        public var maxPendingMessages = 4096
+        public var maxPendingMessagesPerRoom = 1024
+        /// Messages per store write.
+        public var maxBatch = 256
+        /// Commands a member may send while it waits for the store (its identity, a
+        /// rename); beyond, `overloaded`.
+        public var maxHeldCommands = 32
         public init() {}
     }
 
@@ -44,43 +57,68 @@ public final class ChatHub: @unchecked Sendable {
 
     private struct Member {
         let endpoint: Endpoint
-        var name: String
-        /// The room whose broadcasts the member receives; nil until admitted.
+        var identity: ChatIdentity?
+        /// A token issued to this connection, sent with its welcome.
+        var issuedToken: String?
+        var name = ""
+        /// The room whose broadcasts the member receives; nil until placed.
         var room: String?
+        /// The room being entered.
+        var target: String
+        /// The last message the target room had delivered when the member asked for it:
+        /// later ones reach it as live messages, even if it is placed after them.
+        var joinedAfter: Int64?
+        /// Waiting for the store (identity, room load, rename): commands are held.
+        var waiting = true
+        var held: [Result<ChatCommand, ChatError>] = []
+        /// Closed while waiting with commands held: placed, its commands run, then removed
+        /// (a client that sends and closes at once still gets its message out).
+        var leaving = false
+        /// Messages accepted from this member and not yet delivered: its departure waits
+        /// for them (no "X left" above X's last words).
+        var unstored = 0
         var limiter: RateLimiter
     }
 
     public let eventLoop: EventLoop
     public let settings: Settings
-    private let store: HistoryStore
+    private let store: ChatStore
     private let logger: Logger
     private let nextMemberID = Atomic<UInt64>(1)
 
     // Event-loop confined.
-    private var nextUserNumber = 1
     private var members: [MemberID: Member] = [:]
-    /// The members' endpoints alone, for broadcasts: a lookup per member copies no
-    /// `Member` (a broadcast to a room touches every member).
-    private var endpoints: [MemberID: Endpoint] = [:]
-    private var rooms: [String: [MemberID]] = [:]
-    private var presencePending: Set<String> = []
-    private var tail: EventLoopFuture<Void>
+    private var rooms: [String: RoomState] = [:]
+    private var writer: MessageWriter!
+    /// Store reads and writes other than messages in flight (identities, names, history
+    /// loads), for `drain`.
+    private var storeOperations = 0
+    private var quietWaiters: [EventLoopPromise<Void>] = []
+    /// Set by `close`: departures are no longer announced (a shutdown of N members must not
+    /// cost N broadcasts to the rest).
+    private var closing = false
 
-    public init(store: HistoryStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat")) {
+    public init(store: ChatStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat")) {
         self.store = store
         self.eventLoop = eventLoop
         self.settings = settings
         self.logger = logger
-        self.tail = eventLoop.makeSucceededVoidFuture()
+        self.writer = MessageWriter(
+            eventLoop: eventLoop, store: store, capacity: settings.maxPendingMessages,
+            roomCapacity: settings.maxPendingMessagesPerRoom, maxBatch: settings.maxBatch
+        ) { [unowned self] batch, result in stored(batch, result) }
     }
 
     // MARK: - Entry points (callable from any thread)
 
-    /// A person arrives, asking for a room and maybe a name (both validated).
+    /// A person arrives, asking for a room and maybe a name (both validated), and
+    /// presenting the identity token it keeps: nil for a classic client (a new identity
+    /// that holds its name only while online), empty for a client that keeps tokens but
+    /// has none yet, else the token (an unknown one gets a new identity).
     @discardableResult
-    public func join(_ endpoint: Endpoint, room: String? = nil, name: String? = nil) -> MemberID {
+    public func join(_ endpoint: Endpoint, room: String? = nil, name: String? = nil, token: String? = nil) -> MemberID {
         let id = MemberID(value: nextMemberID.wrappingAdd(1, ordering: .relaxed).oldValue)
-        onLoop { $0.admit(id, endpoint: endpoint, room: room, name: name) }
+        onLoop { $0.admit(id, endpoint: endpoint, room: room, name: name, token: token) }
         return id
     }
 
@@ -106,12 +144,43 @@ public final class ChatHub: @unchecked Sendable {
 
     /// The names online in a room, in order of arrival.
     public func online(in room: String) -> EventLoopFuture<[String]> {
-        eventLoop.submit { self.names(in: room) }
+        eventLoop.submit { self.rooms[room]?.names() ?? [] }
     }
 
-    /// Completes when every event so far has been stored and delivered.
+    /// Completes when every request so far has been answered: joiners placed, renames
+    /// done, messages stored and delivered.
     public func drain() -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit { self.tail }
+        eventLoop.flatSubmit {
+            if self.isQuiet { return self.eventLoop.makeSucceededVoidFuture() }
+            let promise = self.eventLoop.makePromise(of: Void.self)
+            self.quietWaiters.append(promise)
+            return promise.futureResult
+        }
+    }
+
+    private var isQuiet: Bool { storeOperations == 0 && writer.count == 0 }
+
+    private func checkQuiet() {
+        guard isQuiet, !quietWaiters.isEmpty else { return }
+        let waiters = quietWaiters
+        quietWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    /// Runs `body` on the hub's loop once a store operation completes (counted for `drain`).
+    private func whenStored<Value: Sendable>(_ future: EventLoopFuture<Value>, _ body: @escaping (Result<Value, Error>) -> Void) {
+        storeOperations += 1
+        future.hop(to: eventLoop).assumeIsolated().whenComplete { [self] result in
+            body(result)
+            storeOperations -= 1
+            checkQuiet()
+        }
+    }
+
+    /// Stops announcing departures and presence (the server is going down: its members
+    /// leave all at once); messages accepted before are still stored and delivered.
+    public func close() -> EventLoopFuture<Void> {
+        eventLoop.submit { self.closing = true }
     }
 
     /// Always through the loop's task queue, even from the loop itself: requests then run
@@ -121,25 +190,13 @@ public final class ChatHub: @unchecked Sendable {
         eventLoop.execute { body(self) }
     }
 
-    /// Appends a step to the serial chain. Steps run on `eventLoop`; a step that waits for
-    /// the store must hop back to it before touching the hub's state.
-    private func enqueue(_ step: @escaping () -> EventLoopFuture<Void>) {
-        eventLoop.preconditionInEventLoop()
-        let logger = self.logger
-        tail = tail.assumeIsolated().flatMap { step() }.nonisolated().recover { error in
-            logger.error("chat step failed", metadata: ["error": "\(error)"])
-        }
-    }
+    // MARK: - Arrival: identity, name, room
 
-    // MARK: - Arrival and departure
-
-    private func admit(_ id: MemberID, endpoint: Endpoint, room requestedRoom: String?, name requestedName: String?) {
-        let number = nextUserNumber
-        nextUserNumber += 1
-        var room = settings.defaultRoom
+    private func admit(_ id: MemberID, endpoint: Endpoint, room requestedRoom: String?, name requestedName: String?, token: String?) {
+        var target = settings.defaultRoom
         if let requestedRoom, !requestedRoom.isEmpty {
             switch Validation.room(requestedRoom) {
-            case .success(let valid): room = valid
+            case .success(let valid): target = valid
             case .failure(let error): send(.error(error), to: endpoint)
             }
         }
@@ -150,62 +207,141 @@ public final class ChatHub: @unchecked Sendable {
             case .failure(let error): send(.error(error), to: endpoint)
             }
         }
-        endpoints[id] = endpoint
-        members[id] = Member(endpoint: endpoint, name: "User \(number)", room: nil,
-                             limiter: RateLimiter(limit: settings.rateLimit, windowMilliseconds: Int64(settings.rateWindowSeconds) * 1000))
-        enter(id, room: room, wantedName: wanted)
-    }
-
-    /// Puts a member into a room: welcome and history to them, then enter and presence to all.
-    /// The wanted name is checked here, in the chain, so that departures queued before
-    /// (a client reconnecting after a drop) have freed it.
-    private func enter(_ id: MemberID, room: String, wantedName: String? = nil) {
-        enqueue { [self] in enterStep(id, room: room, wantedName: wantedName) }
-    }
-
-    /// The body of `enter`, for steps that move a member within one step.
-    private func enterStep(_ id: MemberID, room: String, wantedName: String? = nil) -> EventLoopFuture<Void> {
-        store.recent(room: room, limit: settings.historyLimit).hop(to: eventLoop).map { [self] history in
+        let limiter = RateLimiter(limit: settings.rateLimit, windowMilliseconds: Int64(settings.rateWindowSeconds) * 1000)
+        members[id] = Member(endpoint: endpoint, target: target, joinedAfter: deliveredSoFar(in: target), limiter: limiter)
+        whenStored(identify(token)) { [self] result in
             guard var member = members[id] else { return }
-            if let wantedName {
-                if isTaken(wantedName, in: room, except: nil) {
-                    send(.error(.nicknameTaken(wantedName)), to: member.endpoint)
+            switch result {
+            case .success(let (identity, issued)):
+                member.identity = identity
+                member.issuedToken = issued
+                member.name = identity.name
+                members[id] = member
+                if let wanted, ChatIdentity.nameKey(wanted) != ChatIdentity.nameKey(identity.name) {
+                    claim(wanted, for: id) { [self] in enter(id) }
                 } else {
-                    member.name = wantedName
+                    enter(id)
                 }
+            case .failure(let error):
+                logger.error("chat identity lookup failed", metadata: ["error": "\(error)"])
+                members[id] = nil
+                send(.error(.storeFailed), to: member.endpoint)
+                if case .webSocket(let connection) = member.endpoint { connection.close(code: .internalServerError) }
             }
-            member.room = room
-            members[id] = member
-            rooms[room, default: []].append(id)
-            var welcome = ChatEnvelope(type: .welcome, msg: "Welcome, \(member.name)", room: room)
-            welcome.you = member.name
-            welcome.online = names(in: room)
-            send(welcome, to: member.endpoint)
-            for message in history { send(.message(message, history: true), to: member.endpoint) }
-            var entered = ChatEnvelope(type: .enter, msg: "\(member.name) entered", room: room)
-            entered.user = member.name
-            broadcast(entered, to: room)
-            broadcastPresence(room)
         }
+    }
+
+    /// The identity a token stands for, or a new one (with the token to give the client).
+    private func identify(_ token: String?) -> EventLoopFuture<(ChatIdentity, String?)> {
+        if let token, IdentityToken.isWellFormed(token) {
+            return store.identity(tokenDigest: IdentityToken.digest(token)).hop(to: eventLoop).flatMap { [store, eventLoop] found in
+                if let found { return eventLoop.makeSucceededFuture((found, nil)) }
+                return Self.newIdentity(in: store, kept: true)
+            }
+        }
+        return Self.newIdentity(in: store, kept: token != nil)
+    }
+
+    private static func newIdentity(in store: ChatStore, kept: Bool) -> EventLoopFuture<(ChatIdentity, String?)> {
+        let token = IdentityToken.generate()
+        return store.createIdentity(tokenDigest: IdentityToken.digest(token), kept: kept).map { ($0, token) }
+    }
+
+    private func deliveredSoFar(in room: String) -> Int64? {
+        guard let state = rooms[room], state.loaded else { return nil }
+        return state.lastDelivered
+    }
+
+    /// Puts a member whose identity is known into its target room: at once when the room's
+    /// recent messages are in memory, else after one store read shared by every joiner.
+    private func enter(_ id: MemberID) {
+        guard let member = members[id] else { return }
+        let room = rooms[member.target] ?? {
+            let made = RoomState(name: member.target, recentCapacity: settings.historyLimit + 256)
+            rooms[member.target] = made
+            return made
+        }()
+        if room.loaded {
+            place(id, in: room)
+            return
+        }
+        room.waiting.append(id)
+        guard !room.loading else { return }
+        room.loading = true
+        whenStored(store.recent(room: room.name, limit: settings.historyLimit)) { [self] result in
+            switch result {
+            case .success(let messages): room.seed(messages)
+            case .failure(let error):
+                logger.error("chat history read failed", metadata: ["room": "\(room.name)", "error": "\(error)"])
+                room.seed([])
+            }
+            let waiting = room.waiting
+            room.waiting = []
+            for id in waiting { place(id, in: room) }
+            dropIfUnused(room)
+        }
+    }
+
+    /// Welcome and history to the member, then its arrival to the room.
+    private func place(_ id: MemberID, in room: RoomState) {
+        guard var member = members[id], member.target == room.name, let identity = member.identity else { return }
+        if room.holder(of: member.name, other: identity.id) != nil {
+            send(.error(.nicknameTaken(member.name)), to: member.endpoint)
+            member.name = ChatIdentity.defaultName(identity.id)
+        }
+        member.room = room.name
+        member.waiting = false
+        let joinedAfter = member.joinedAfter
+        members[id] = member
+        let arrived = room.add(id, endpoint: member.endpoint, name: member.name, identity: identity.id)
+        var welcome = ChatEnvelope(type: .welcome, msg: "Welcome, \(member.name)", room: room.name)
+        welcome.you = member.name
+        welcome.uid = identity.id
+        welcome.token = member.issuedToken
+        welcome.limit = settings.maxMessageLength
+        welcome.count = room.people
+        if room.count <= settings.presenceListLimit { welcome.online = room.names() }
+        send(welcome, to: member.endpoint)
+        // History: what the room had delivered when the member asked (the last
+        // `historyLimit`); what it delivered since comes as live messages.
+        let cutoff = joinedAfter ?? room.lastDelivered
+        let history = room.recent.lazy.filter { $0.id <= cutoff }.suffix(settings.historyLimit)
+        for message in history { send(.message(message, history: true), to: member.endpoint) }
+        for message in room.recent where message.id > cutoff { send(.message(message), to: member.endpoint) }
+        if arrived { announce(.enter, member.name, uid: identity.id, in: room) }
+        broadcastPresence(room)
+        releaseHeld(id)
     }
 
     private func remove(_ id: MemberID) {
-        enqueue { [self] in
-            endpoints[id] = nil
-            if let member = members.removeValue(forKey: id) { exit(id, member) }
-            return eventLoop.makeSucceededVoidFuture()
+        if let member = members[id], (member.waiting && !member.held.isEmpty) || member.unstored > 0 {
+            members[id]?.leaving = true
+            return
         }
+        guard let member = members.removeValue(forKey: id) else { return }
+        if let roomName = member.room, let room = rooms[roomName] { exit(id, from: room) }
     }
 
-    /// Takes a member out of their room and tells the room.
-    private func exit(_ id: MemberID, _ member: Member) {
-        guard let room = member.room else { return }
-        rooms[room]?.removeAll { $0 == id }
-        if rooms[room]?.isEmpty == true { rooms[room] = nil }
-        var left = ChatEnvelope(type: .leave, msg: "\(member.name) left", room: room)
-        left.user = member.name
-        broadcast(left, to: room)
+    /// Takes a member out of its room and tells the room (if it was the person's last
+    /// connection there).
+    private func exit(_ id: MemberID, from room: RoomState) {
+        guard let (entry, departed) = room.remove(id) else { return }
+        if departed { announce(.leave, entry.name, uid: entry.identity, in: room) }
         broadcastPresence(room)
+        dropIfUnused(room)
+    }
+
+    private func dropIfUnused(_ room: RoomState) {
+        if room.isUnused, !room.presenceScheduled, rooms[room.name] === room { rooms[room.name] = nil }
+    }
+
+    /// Enter and leave lines go to small rooms only (see `presenceListLimit`).
+    private func announce(_ kind: ChatEnvelope.Kind, _ name: String, uid: Int64, in room: RoomState) {
+        guard !closing, room.count <= settings.presenceListLimit else { return }
+        var envelope = ChatEnvelope(type: kind, msg: kind == .enter ? "\(name) entered" : "\(name) left", room: room.name)
+        envelope.user = name
+        envelope.uid = uid
+        room.broadcast(envelope)
     }
 
     // MARK: - Messages and commands
@@ -214,142 +350,167 @@ public final class ChatHub: @unchecked Sendable {
         guard var member = members[id] else { return }
         let now = ChatClock.nowMilliseconds()
         guard member.limiter.allow(at: now) else {
-            reply(.rateLimited(settings.rateLimit, settings.rateWindowSeconds), to: id)
+            members[id] = member
+            send(.error(.rateLimited(settings.rateLimit, settings.rateWindowSeconds)), to: member.endpoint)
+            return
+        }
+        if member.waiting {
+            if member.held.count < settings.maxHeldCommands {
+                member.held.append(command)
+            } else {
+                send(.error(.overloaded), to: member.endpoint)
+            }
+            members[id] = member
             return
         }
         members[id] = member
+        perform(command, from: id, at: now)
+    }
+
+    private func perform(_ command: Result<ChatCommand, ChatError>, from id: MemberID, at now: Int64) {
         switch command {
-        case .failure(let error):
-            reply(error, to: id)
-        case .success(.say(let raw)):
-            say(raw, from: id, at: now)
-        case .success(.nick(let raw)):
-            rename(id, to: raw)
-        case .success(.join(let raw)):
-            switch Validation.room(raw) {
-            case .failure(let error): reply(error, to: id)
-            case .success(let room):
-                enqueue { [self] in
-                    guard var current = members[id], current.room != room else { return eventLoop.makeSucceededVoidFuture() }
-                    exit(id, current)
-                    current.room = nil
-                    if isTaken(current.name, in: room, except: nil) { current.name = "User \(nextUserNumber)"; nextUserNumber += 1 }
-                    members[id] = current
-                    return enterStep(id, room: room)
-                }
-            }
+        case .failure(let error): reply(error, to: id)
+        case .success(.say(let raw)): say(raw, from: id, at: now)
+        case .success(.nick(let raw)): rename(id, to: raw)
+        case .success(.join(let raw)): move(id, to: raw)
         }
+    }
+
+    /// Commands held while the member waited, in order, until one makes it wait again.
+    private func releaseHeld(_ id: MemberID) {
+        while let member = members[id], !member.waiting, let next = member.held.first {
+            members[id]?.held.removeFirst()
+            perform(next, from: id, at: ChatClock.nowMilliseconds())
+        }
+        if let member = members[id], member.leaving, !member.waiting, member.unstored == 0 { remove(id) }
     }
 
     private func say(_ raw: String, from id: MemberID, at now: Int64) {
         let text = raw.trimming(" \t\r\n")
-        guard !text.isEmpty else {
-            reply(.empty, to: id)
-            return
+        guard !text.isEmpty else { return reply(.empty, to: id) }
+        guard text.unicodeScalars.count <= settings.maxMessageLength else { return reply(.tooLong(settings.maxMessageLength), to: id) }
+        guard let member = members[id], let room = member.room else { return }
+        let message = StoredMessage(room: room, user: member.name, userID: member.identity?.id, text: text, timestamp: now)
+        if writer.submit(message, from: id) {
+            members[id]?.unstored += 1
+        } else {
+            reply(.overloaded, to: id)
         }
-        guard text.unicodeScalars.count <= settings.maxMessageLength else {
-            reply(.tooLong(settings.maxMessageLength), to: id)
-            return
+    }
+
+    /// A batch came back from the store: delivered in id order, or refused to its senders.
+    private func stored(_ batch: [MessageWriter.Pending], _ result: Result<[StoredMessage], Error>) {
+        switch result {
+        case .success(let messages):
+            for message in messages { deliver(message) }
+        case .failure(let error):
+            logger.error("chat store write failed", metadata: ["error": "\(error)", "messages": "\(batch.count)"])
+            for pending in batch { reply(.storeFailed, to: pending.sender) }
         }
-        enqueue { [self] in
-            // The name and room at this point of the chain (after earlier renames and moves).
-            guard let current = members[id], let room = current.room else { return eventLoop.makeSucceededVoidFuture() }
-            let message = StoredMessage(room: room, user: current.name, text: text, timestamp: now)
-            return store.append(message).hop(to: eventLoop).map { [self] stored in
-                broadcast(.message(stored), to: stored.room)
+        for pending in batch {
+            guard var sender = members[pending.sender] else { continue }
+            sender.unstored -= 1
+            members[pending.sender] = sender
+            if sender.leaving, !sender.waiting, sender.unstored == 0 { remove(pending.sender) }
+        }
+        checkQuiet()
+    }
+
+    /// A stored message reaches its room (this is where messages stored by other servers
+    /// would come in, in the store's order).
+    private func deliver(_ message: StoredMessage) {
+        guard let room = rooms[message.room], room.record(message) else { return }
+        room.broadcast(.message(message))
+    }
+
+    private func rename(_ id: MemberID, to raw: String) {
+        switch Validation.nickname(raw) {
+        case .failure(let error): reply(error, to: id)
+        case .success(let name):
+            guard let member = members[id], member.name != name else { return }
+            members[id]?.waiting = true
+            claim(name, for: id) { [self] in
+                members[id]?.waiting = false
+                releaseHeld(id)
             }
         }
     }
 
-    private func rename(_ id: MemberID, to raw: String) {
-        let name: String
-        switch Validation.nickname(raw) {
-        case .failure(let error):
-            reply(error, to: id)
-            return
-        case .success(let valid):
-            name = valid
+    /// Asks the store for a name (it decides, whoever else shares it), then checks the
+    /// member's room; on success renames the member (announced if it is in a room).
+    private func claim(_ name: String, for id: MemberID, then: @escaping () -> Void) {
+        guard let member = members[id], let identity = member.identity else { return then() }
+        if let roomName = member.room ?? Optional(member.target), let room = rooms[roomName], room.holder(of: name, other: identity.id) != nil {
+            send(.error(.nicknameTaken(name)), to: member.endpoint)
+            return then()
         }
-        enqueue { [self] in
-            guard var current = members[id], current.name != name else { return eventLoop.makeSucceededVoidFuture() }
-            if let room = current.room, isTaken(name, in: room, except: id) {
-                send(.error(.nicknameTaken(name)), to: current.endpoint)
-                return eventLoop.makeSucceededVoidFuture()
+        whenStored(store.claim(name: name, for: identity.id)) { [self] result in
+            guard var member = members[id], var identity = member.identity else { return }
+            let granted = (try? result.get()) ?? false
+            let room = member.room.flatMap { rooms[$0] }
+            if !granted || room?.holder(of: name, other: identity.id) != nil {
+                send(.error(.nicknameTaken(name)), to: member.endpoint)
+                return then()
             }
-            let previous = current.name
-            current.name = name
-            members[id] = current
-            if let room = current.room {
-                var renamed = ChatEnvelope(type: .rename, msg: "\(previous) is now \(name)", room: room)
+            let previous = member.name
+            identity.chosenName = ChatIdentity.defaultNameOwner(name) == identity.id ? nil : name
+            member.identity = identity
+            member.name = name
+            members[id] = member
+            if let room {
+                room.rename(id, to: name)
+                var renamed = ChatEnvelope(type: .rename, msg: "\(previous) is now \(name)", room: room.name)
                 renamed.user = name
+                renamed.uid = identity.id
                 renamed.previous = previous
-                broadcast(renamed, to: room)
+                room.broadcast(renamed)
                 broadcastPresence(room)
             }
-            return eventLoop.makeSucceededVoidFuture()
+            then()
+        }
+    }
+
+    private func move(_ id: MemberID, to raw: String) {
+        switch Validation.room(raw) {
+        case .failure(let error): reply(error, to: id)
+        case .success(let target):
+            guard var member = members[id], member.room != target, let identity = member.identity else { return }
+            if let current = member.room.flatMap({ rooms[$0] }) { exit(id, from: current) }
+            member.room = nil
+            member.target = target
+            member.joinedAfter = deliveredSoFar(in: target)
+            member.name = identity.name
+            member.waiting = true
+            members[id] = member
+            enter(id)
         }
     }
 
     // MARK: - Delivery
 
-    private func names(in room: String) -> [String] {
-        (rooms[room] ?? []).compactMap { members[$0]?.name }
-    }
-
-    private func isTaken(_ name: String, in room: String, except: MemberID?) -> Bool {
-        let lowered = name.lowercased()
-        return (rooms[room] ?? []).contains { $0 != except && members[$0]?.name.lowercased() == lowered }
-    }
-
-    private func broadcastPresence(_ room: String) {
-        guard settings.presenceDelay > .zero else {
-            sendPresence(room)
-            return
-        }
-        guard presencePending.insert(room).inserted else { return }
-        eventLoop.scheduleTask(in: settings.presenceDelay) { [self] in
-            enqueue { [self] in
-                presencePending.remove(room)
-                sendPresence(room)
-                return eventLoop.makeSucceededVoidFuture()
-            }
+    private func broadcastPresence(_ room: RoomState) {
+        guard !closing else { return }
+        let large = room.count > settings.presenceListLimit
+        let delay = large ? max(settings.presenceDelay, settings.largeRoomPresenceDelay) : settings.presenceDelay
+        guard delay > .zero else { return sendPresence(room) }
+        guard !room.presenceScheduled else { return }
+        room.presenceScheduled = true
+        eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            room.presenceScheduled = false
+            if !closing { sendPresence(room) }
+            dropIfUnused(room)
         }
     }
 
-    private func sendPresence(_ room: String) {
-        let online = names(in: room)
-        var presence = ChatEnvelope(type: .presence, msg: "\(online.count) online", room: room)
-        presence.count = online.count
-        if online.count <= settings.presenceListLimit { presence.online = online }
-        broadcast(presence, to: room)
+    private func sendPresence(_ room: RoomState) {
+        var presence = ChatEnvelope(type: .presence, msg: "\(room.people) online", room: room.name)
+        presence.count = room.people
+        if room.count <= settings.presenceListLimit { presence.online = room.names() }
+        room.broadcast(presence)
     }
 
-    /// Sends to everyone in the room: the JSON is encoded once and the same WebSocket
-    /// frame is written to every WebSocket member; the Socket.IO event is encoded once and
-    /// shared by every Socket.IO member (a room of N clients that do not read costs N
-    /// references per event, not N copies).
-    private func broadcast(_ envelope: ChatEnvelope, to room: String) {
-        guard let ids = rooms[room], !ids.isEmpty else { return }
-        var sockets: [WebSocketConnection] = []
-        var socketIO: [SocketIOSocket] = []
-        for id in ids {
-            switch endpoints[id] {
-            case .webSocket(let connection): sockets.append(connection)
-            case .socketIO(let socket): socketIO.append(socket)
-            case .custom(let deliver): deliver(envelope)
-            case nil: break
-            }
-        }
-        if !sockets.isEmpty { WebSocketServer.broadcast(envelope.json(), to: sockets) }
-        if !socketIO.isEmpty { SocketIOChatBridge.broadcast(envelope, to: socketIO) }
-    }
-
-    /// A refusal, sent through the chain so that answers keep the order of the commands.
     private func reply(_ error: ChatError, to id: MemberID) {
-        enqueue { [self] in
-            if let member = members[id] { send(.error(error), to: member.endpoint) }
-            return eventLoop.makeSucceededVoidFuture()
-        }
+        if let member = members[id] { send(.error(error), to: member.endpoint) }
     }
 
     private func send(_ envelope: ChatEnvelope, to endpoint: Endpoint) {

@@ -20,7 +20,13 @@ public final class ChatServer: Sendable {
         public var port = 3000
         public var storage = Storage.sqlite(path: "chat.sqlite")
         public var settings = ChatHub.Settings()
-        public var server = WebSocketServer.Configuration()
+        /// The WebSocket server's settings; the listen backlog is raised to 4096 (the
+        /// kernel's usual cap): a storm of joiners must queue, not be reset.
+        public var server: WebSocketServer.Configuration = {
+            var server = WebSocketServer.Configuration()
+            server.backlog = 4096
+            return server
+        }()
         public var logger = Logger(label: "duplex.chat")
         /// When set, `GET /metrics` answers with what it returns (Prometheus' text format:
         /// `duplex chat --metrics`). Off by default: metrics tell strangers about the server.
@@ -33,7 +39,7 @@ public final class ChatServer: Sendable {
     public let webSocketServer: WebSocketServer
     /// Socket.IO at `/socket.io/`, in the same rooms.
     public let socketIO: SocketIOServer
-    private let store: HistoryStore
+    private let store: ChatStore
     private let closing = Mutex(false)
     private let closed: EventLoopPromise<Void>
 
@@ -41,7 +47,7 @@ public final class ChatServer: Sendable {
     /// serves. The server has the shape of every Duplex server: create, `listen`, `run`,
     /// `close`.
     public convenience init(configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
-        let store: HistoryStore
+        let store: ChatStore
         switch configuration.storage {
         case .memory: store = MemoryHistoryStore(eventLoop: group.next())
         case .sqlite(let path): store = try await SQLiteHistoryStore.open(path: path, logger: configuration.logger)
@@ -49,7 +55,7 @@ public final class ChatServer: Sendable {
         self.init(configuration: configuration, store: store, group: group)
     }
 
-    private init(configuration: Configuration, store: HistoryStore, group: EventLoopGroup) {
+    private init(configuration: Configuration, store: ChatStore, group: EventLoopGroup) {
         self.configuration = configuration
         self.store = store
         self.closed = group.next().makePromise(of: Void.self)
@@ -94,7 +100,8 @@ public final class ChatServer: Sendable {
         self.socketIO = io
         self.webSocketServer = WebSocketServer(configuration: serverConfiguration, group: group) { connection in
             if io.accept(connection) { return }
-            let member = hub.join(.webSocket(connection), room: connection.query["room"], name: connection.query["name"])
+            let member = hub.join(.webSocket(connection), room: connection.query["room"], name: connection.query["name"],
+                                  token: connection.query["token"])
             connection.onText { text in hub.receive(text, from: member) }
             connection.onBinary { _ in hub.refuse(.badCommand("binary frames are not accepted; send text"), to: member) }
             connection.onClose { _ in hub.leave(member) }
@@ -127,6 +134,8 @@ public final class ChatServer: Sendable {
             try? await closed.futureResult.get()
             return
         }
+        // Members leave all at once: no announcements to those still closing.
+        try? await hub.close().get()
         await socketIO.close()
         await webSocketServer.close()
         try? await hub.drain().get()

@@ -2,8 +2,9 @@ import SocketIO
 
 /// Lets Socket.IO clients join the same rooms as the page's WebSocket clients.
 ///
-/// Client → server events: `chat message` (text), `nick` (name), `join` (room). The room
-/// and name to start with come from the auth payload (`{room, name}`) or the query.
+/// Client → server events: `chat message` (text), `nick` (name), `join` (room). The room,
+/// name and identity token to start with come from the auth payload (`{room, name, token}`)
+/// or the query.
 /// Server → client events, each with one argument, the same envelope object the
 /// WebSocket clients get: `chat message` (type 2), `user joined` (0), `user left` (1),
 /// `welcome` (3), `presence` (4), `rename` (5), `chat error` (6).
@@ -14,7 +15,8 @@ enum SocketIOChatBridge {
             let member = hub.join(
                 .socketIO(socket),
                 room: auth["room"]?.stringValue ?? socket.handshake.query["room"],
-                name: auth["name"]?.stringValue ?? socket.handshake.query["name"]
+                name: auth["name"]?.stringValue ?? socket.handshake.query["name"],
+                token: auth["token"]?.stringValue ?? socket.handshake.query["token"]
             )
             socket.on("chat message") { event in
                 guard let text = event.arguments.first?.stringValue else {
@@ -64,6 +66,7 @@ enum SocketIOChatBridge {
         ]
         if let room = envelope.room { object["room"] = .string(room) }
         if let user = envelope.user { object["user"] = .string(user) }
+        if let uid = envelope.uid { object["uid"] = .number(Double(uid)) }
         if let text = envelope.text { object["text"] = .string(text) }
         if let id = envelope.id { object["id"] = .number(Double(id)) }
         if let history = envelope.history { object["history"] = .bool(history) }
@@ -72,6 +75,8 @@ enum SocketIOChatBridge {
         if let you = envelope.you { object["you"] = .string(you) }
         if let previous = envelope.previous { object["previous"] = .string(previous) }
         if let code = envelope.code { object["code"] = .string(code) }
+        if let token = envelope.token { object["token"] = .string(token) }
+        if let limit = envelope.limit { object["limit"] = .number(Double(limit)) }
         return .object(object)
     }
 

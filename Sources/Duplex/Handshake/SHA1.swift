@@ -1,8 +1,10 @@
 /// SHA-1 (FIPS 180-4), for the one digest the WebSocket handshake needs
-/// (`Sec-WebSocket-Accept`). Not for security: the handshake only proves the server
-/// read the key. Kept here so the core does not build a whole crypto library for it.
-enum SHA1 {
-    static func digest<Bytes: Collection>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+/// (`Sec-WebSocket-Accept`). Not for collision resistance: the handshake only proves the
+/// server read the key, and the chat hashes its random 256-bit identity tokens with it
+/// (finding a preimage of those is what would matter, and SHA-1 resists that). Kept here
+/// so the core does not build a whole crypto library for it.
+package enum SHA1 {
+    package static func digest<Bytes: Collection>(_ message: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0)
         var padded = Array(message)
         let bitLength = UInt64(padded.count) &* 8
