@@ -33,6 +33,7 @@ import Synchronization
 /// This type is the connecting phase and the browser's face; once open, messages, pings and
 /// the `messages` stream are the ``WebSocketConnection``'s own (``connection``).
 public final class WebSocket: @unchecked Sendable {
+    /// How a client connects: the connection limits, the connect timeout, TLS and logging.
     public struct Configuration: Sendable {
         /// Limits, timeouts and compression. Differences from the server's defaults:
         /// permessage-deflate is offered (``PerMessageDeflateOptions/shared``), and there
@@ -43,8 +44,11 @@ public final class WebSocket: @unchecked Sendable {
         /// TLS for wss:// URLs. The default verifies the server against the system's trust
         /// roots and the URL's host name.
         public var tls: TLSConfiguration = .makeClientConfiguration()
+        /// Where connection failures and protocol errors are logged (`duplex.client`).
         public var logger = Logger(label: "duplex.client")
 
+        /// The defaults of a browser: compression offered, no heartbeat of its own, 10 s to
+        /// connect, the system trust roots.
         public init() {
             webSocket = WebSocketConfiguration()
             webSocket.compression = .shared
@@ -54,8 +58,11 @@ public final class WebSocket: @unchecked Sendable {
 
     /// The URL as given.
     public let url: String
+    /// The parsed URL: scheme, host, port and the resource sent in the request line.
     public let target: WebSocketURL
+    /// The event loop the socket lives on: its events run here, and its connection uses it.
     public let eventLoop: EventLoop
+    /// The settings the socket was created with.
     public let configuration: Configuration
 
     // MARK: Shared across threads
@@ -123,6 +130,8 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: - Browser-like properties
 
+    /// Where the socket is in its life: `.connecting` until the handshake completes, then
+    /// `.open`, `.closing` once a close frame went either way, `.closed` at the end.
     public var readyState: ReadyState {
         let socketState = ReadyState(rawValue: state.load(ordering: .acquiring))!
         // Once open, the connection knows about closing.

@@ -10,10 +10,17 @@ import Synchronization
 /// the methods may be called from anywhere (they hop to the loop when needed). There is
 /// no actor or Task per message.
 public final class WebSocketConnection: @unchecked Sendable {
+    /// Which end of the connection this is; it decides masking (clients mask their frames)
+    /// and which frames the peer must mask.
     public enum Role: Sendable { case server, client }
 
+    /// Whether this side accepted the connection (`.server`) or opened it (`.client`).
     public let role: Role
+    /// The SwiftNIO channel underneath, for what Duplex does not wrap (socket options,
+    /// channel attributes). Writing to it directly bypasses the framing: don't.
     public let channel: Channel
+    /// The event loop the connection's handlers run on; schedule work for this connection here
+    /// to stay off locks.
     public var eventLoop: EventLoop { channel.eventLoop }
     /// The opening handshake's request (on a client: the request it sent).
     public var request: HTTPRequestHead { storedRequest.head }
@@ -22,7 +29,9 @@ public final class WebSocketConnection: @unchecked Sendable {
     public let path: String
     /// The query parameters of the request URI (percent-decoded; the last value wins).
     public let query: [String: String]
+    /// The headers of the opening handshake's request (cookies, `Authorization`, `Origin`...).
     public var headers: HTTPHeaders { storedRequest.headers }
+    /// The peer's address as the socket sees it (a proxy's, behind one); nil when unknown.
     public let remoteAddress: SocketAddress?
     /// The negotiated subprotocol (`Sec-WebSocket-Protocol`), if any.
     public let subprotocol: String?
@@ -31,6 +40,8 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// A number unique among this process's connections, for logs and maps.
     public let id: UInt64
 
+    /// Where the connection is in its life: `.open`, `.closing` once a close frame went either
+    /// way, `.closed` after the close event. Safe to read from any thread.
     public var readyState: ReadyState { ReadyState(rawValue: state.load(ordering: .acquiring))! }
     /// Messages discarded under the `.dropMessages` backpressure policy.
     public var droppedMessages: Int { dropped.load(ordering: .relaxed) }

@@ -22,6 +22,7 @@ public final class BroadcastGroup: Sendable {
 
     private let partitions = Mutex<[ObjectIdentifier: Partition]>([:])
 
+    /// An empty group; it holds no event loop or connection until someone joins.
     public init() {}
 
     /// Adds a connection (server side); false if it was a member already or has closed.

@@ -20,6 +20,7 @@ public final class MemoryBudget: Sendable {
     private let lastLog = Atomic<Int64>(Int64.min / 2)
     private let logger: Logger
 
+    /// A budget of `limit` bytes; refusals are logged to `logger` (rate-limited).
     public init(limit: Int, logger: Logger = Logger(label: "duplex")) {
         precondition(limit > 0, "the memory budget must be positive")
         self.limit = limit

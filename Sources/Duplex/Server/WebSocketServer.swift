@@ -17,6 +17,9 @@ import CoreMetrics
 /// try await server.run()
 /// ```
 public final class WebSocketServer: Sendable {
+    /// Everything a server can be told: per-connection limits, server-wide bounds, hooks for
+    /// the handshake and plain HTTP, TLS, logging and metrics. The defaults are safe for the
+    /// open internet.
     public struct Configuration: Sendable {
         /// Limits and timeouts of each WebSocket connection.
         public var webSocket = WebSocketConfiguration()
@@ -34,6 +37,7 @@ public final class WebSocketServer: Sendable {
         public var selectSubprotocol: (@Sendable ([String], HTTPRequestHead) -> String?)?
         /// Answers plain HTTP requests (pages, long polling). Without it they get 426.
         public var httpHandler: (@Sendable (HTTPRequest) -> EventLoopFuture<HTTPResponse>)?
+        /// Where the server logs refused handshakes, budget refusals and failures (label `duplex`).
         public var logger = Logger(label: "duplex")
         /// Which web pages may open WebSockets and send requests (the `Origin` header):
         /// by default the server's own pages only. Requests without `Origin` (non-browser
@@ -58,6 +62,7 @@ public final class WebSocketServer: Sendable {
         /// process-wide `MetricsSystem` (nothing is recorded until it is bootstrapped).
         public var metricsFactory: (any MetricsFactory)?
 
+        /// The defaults listed on each property.
         public init() {}
 
         /// Serves wss:// with a PEM certificate chain (leaf first) and a PEM private key.
@@ -69,9 +74,12 @@ public final class WebSocketServer: Sendable {
         }
     }
 
+    /// Called once for each new WebSocket, on its event loop, before any of its messages.
     public typealias ConnectionHandler = @Sendable (WebSocketConnection) -> Void
 
+    /// The settings the server was created with.
     public let configuration: Configuration
+    /// The event loops that run the listener and the connections (NIO's shared singleton by default).
     public let group: EventLoopGroup
     private let onConnection: ConnectionHandler
     private let state = Mutex(State())
