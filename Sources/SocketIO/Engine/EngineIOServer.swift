@@ -13,6 +13,7 @@ import ServiceLifecycle
 /// ``WebSocketServer`` with ``mount(into:)`` plus ``accept(_:)`` in the server's
 /// connection handler.
 public final class EngineIOServer: Sendable {
+    /// The settings the server was created with.
     public let options: EngineIOOptions
     let onConnection: @Sendable (EngineIOSocket) -> Void
     private let sessions: EngineIOSessionRegistry
@@ -41,6 +42,7 @@ public final class EngineIOServer: Sendable {
     /// The open sessions (a snapshot).
     public var clients: [EngineIOSocket] { sessions.all }
 
+    /// The number of open sessions, cheaper than `clients.count`.
     public var clientsCount: Int { sessions.count }
 
     func session(_ id: String) -> EngineIOSocket? {

@@ -25,11 +25,15 @@ public struct SocketIOServerOptions: Sendable {
     /// process-wide `MetricsSystem`.
     public var metricsFactory: (any MetricsFactory)?
 
+    /// The defaults: path `/socket.io/`, the reference server's Engine.IO settings, a 45 s
+    /// connect timeout and the in-memory adapter.
     public init() {
         engine = EngineIOOptions()
         engine.path = "/socket.io/"
     }
 
+    /// The URL path the server answers on (`/socket.io/` by default, the clients' default
+    /// too); the same as `engine.path`.
     public var path: String {
         get { engine.path }
         set { engine.path = newValue }
@@ -52,6 +56,7 @@ public struct SocketIOServerOptions: Sendable {
 /// To serve it next to other WebSocket handlers on one port: ``mount(into:)`` on the
 /// server's configuration, and ``accept(_:)`` in its connection handler.
 public final class SocketIOServer: Sendable {
+    /// The settings the server was created with.
     public let options: SocketIOServerOptions
     /// The Engine.IO server underneath.
     public let engine: EngineIOServer
@@ -62,6 +67,8 @@ public final class SocketIOServer: Sendable {
 
     private var metricsFactory: any MetricsFactory { options.metricsFactory ?? MetricsSystem.factory }
 
+    /// A server with the main namespace `/`; it serves nothing until ``listen(port:host:)``
+    /// or ``mount(into:)``.
     public init(options: SocketIOServerOptions = SocketIOServerOptions()) {
         self.options = options
         let box = ServerBox()
@@ -176,20 +183,37 @@ public final class SocketIOServer: Sendable {
 
     // MARK: - The main namespace
 
+    /// Adds a handler for sockets connecting to the main namespace (see
+    /// ``SocketIONamespace/onConnection(_:)``).
     public func onConnection(_ handler: @escaping @Sendable (SocketIOSocket) -> Void) { sockets.onConnection(handler) }
+    /// Adds a middleware to the main namespace: it runs on the socket's loop before the
+    /// socket connects; throwing refuses it (``SocketIOMiddlewareError`` for the message).
     public func use(_ middleware: @escaping @Sendable (SocketIOSocket) throws -> Void) { sockets.use(middleware) }
+    /// Adds a middleware to the main namespace that may await (it runs in a Task).
     public func useAsync(_ middleware: @escaping @Sendable (SocketIOSocket) async throws -> Void) { sockets.useAsync(middleware) }
+    /// Sends the event to every socket of the main namespace, encoded once.
     public func emit(_ name: String, _ arguments: JSONValue...) { sockets.emit(name, arguments: arguments) }
+    /// Sends the event to every socket of the main namespace, encoded once.
     public func emit(_ name: String, arguments: [JSONValue]) { sockets.emit(name, arguments: arguments) }
+    /// The sockets of the main namespace in these rooms; chain more operators, then `emit`.
     public func to(_ rooms: String...) -> SocketIOBroadcastOperator { sockets.everyone.to(rooms) }
+    /// The same as ``to(_:)``.
     public func `in`(_ rooms: String...) -> SocketIOBroadcastOperator { sockets.everyone.to(rooms) }
+    /// Every socket of the main namespace but those in these rooms.
     public func except(_ rooms: String...) -> SocketIOBroadcastOperator { sockets.everyone.except(rooms) }
+    /// Every socket of the main namespace, skipping clients that cannot take the packet now.
     public var volatile: SocketIOBroadcastOperator { sockets.volatile }
+    /// Every socket of the main namespace on this node only.
     public var local: SocketIOBroadcastOperator { sockets.local }
+    /// Every socket of the main namespace, with this timeout for `emitWithAck`.
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { sockets.timeout(timeout) }
+    /// Snapshots of every socket of the main namespace (on every node).
     public func fetchSockets() async -> [SocketIORemoteSocket] { await sockets.fetchSockets() }
+    /// Makes every socket of the main namespace join these rooms.
     public func socketsJoin(_ rooms: String...) { sockets.everyone.socketsJoin(rooms) }
+    /// Makes every socket of the main namespace leave these rooms.
     public func socketsLeave(_ rooms: String...) { sockets.everyone.socketsLeave(rooms) }
+    /// Disconnects every socket of the main namespace; with `close`, their whole connections.
     public func disconnectSockets(close: Bool = false) { sockets.disconnectSockets(close: close) }
 
     // MARK: - Serving
