@@ -12,7 +12,12 @@ import Synchronization
 public final class WebSocketConnection: @unchecked Sendable {
     /// Which end of the connection this is; it decides masking (clients mask their frames)
     /// and which frames the peer must mask.
-    public enum Role: Sendable { case server, client }
+    public enum Role: Sendable {
+        /// Accepted by a ``WebSocketServer``: frames from the peer must be masked.
+        case server
+        /// Opened by a ``WebSocket``: every frame sent is masked with a fresh random key.
+        case client
+    }
 
     /// Whether this side accepted the connection (`.server`) or opened it (`.client`).
     public let role: Role

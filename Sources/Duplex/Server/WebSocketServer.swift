@@ -58,7 +58,7 @@ public final class WebSocketServer: Sendable {
         /// TLS (wss://): when set, every connection starts with a TLS handshake. See
         /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files.
         public var tls: TLSConfiguration?
-        /// Where the server's metrics go (``WebSocketMetrics`` lists them); nil: the
+        /// Where the server's metrics go (docs/metrics.md lists them); nil: the
         /// process-wide `MetricsSystem` (nothing is recorded until it is bootstrapped).
         public var metricsFactory: (any MetricsFactory)?
 

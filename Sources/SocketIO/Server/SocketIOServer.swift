@@ -21,7 +21,7 @@ public struct SocketIOServerOptions: Sendable {
     public var maxChildNamespaces = 10_000
     /// Makes each namespace's adapter (the in-memory adapter by default).
     public var adapter: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter = { InMemoryAdapter(context: $0) }
-    /// Where the server's metrics go (``SocketIONamespaceMetrics`` lists them); nil: the
+    /// Where the server's metrics go (docs/metrics.md lists them); nil: the
     /// process-wide `MetricsSystem`.
     public var metricsFactory: (any MetricsFactory)?
 
