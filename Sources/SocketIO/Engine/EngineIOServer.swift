@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// heartbeat, the reference server's error answers.
 ///
 /// Run it by itself with ``listen(port:host:)``, or mount it next to other handlers of a
-/// ``WebSocketServer`` with ``mount(into:)`` plus ``accept(_:)`` in the server's
+/// `WebSocketServer` with ``mount(into:)`` plus ``accept(_:)`` in the server's
 /// connection handler.
 public final class EngineIOServer: Sendable {
     /// The settings the server was created with.
@@ -283,7 +283,7 @@ public final class EngineIOServer: Sendable {
 
     // MARK: - Standalone
 
-    /// Listens by itself (a ``WebSocketServer`` with this server mounted). Returns the port.
+    /// Listens by itself (a `WebSocketServer` with this server mounted). Returns the port.
     @discardableResult
     public func listen(port: Int, host: String = "127.0.0.1") async throws -> Int {
         var configuration = WebSocketServer.Configuration()
