@@ -177,13 +177,14 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     /// A text message arrived. A handler that throws closes the connection with 1011.
     public func onText(_ handler: @escaping @Sendable (String) throws -> Void) { setHandler { $0.text = handler } }
-    /// A binary message arrived.
+    /// A binary message arrived (reassembled and decompressed). A handler that throws closes
+    /// the connection with 1011.
     public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) { setHandler { $0.binary = handler } }
     /// Any message arrived (the browser's `onmessage`).
     public func onMessage(_ handler: @escaping @Sendable (WebSocketMessage) throws -> Void) { setHandler { $0.message = handler } }
     /// A ping arrived (the pong is sent automatically).
     public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setHandler { $0.ping = handler } }
-    /// A pong arrived.
+    /// A pong arrived: the answer to a heartbeat or ``ping(_:)``, or the peer's unsolicited one.
     public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setHandler { $0.pong = handler } }
     /// The connection closed (once, always last).
     public func onClose(_ handler: @escaping @Sendable (CloseEvent) -> Void) { setHandler { $0.close = handler } }
@@ -262,7 +263,8 @@ public final class WebSocketConnection: @unchecked Sendable {
         sendFrame(counting: text.utf8.count + 1) { allocator, mask in FrameEncoder.textFrame(text, prefix: prefix, mask: mask, allocator: allocator) }
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message; the buffer is not copied. Like the browser, a send after close
+    /// is ignored.
     public func send(_ data: ByteBuffer) {
         if eventLoop.inEventLoop {
             sendMessage(.binary(data))
@@ -271,7 +273,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message from an array (copied into a buffer once).
     public func send(_ bytes: [UInt8]) {
         send(ByteBuffer(bytes: bytes))
     }

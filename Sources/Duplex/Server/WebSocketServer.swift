@@ -53,7 +53,8 @@ public final class WebSocketServer: Sendable {
         /// close 1013, HTTP 503) and a warning is logged. nil: no global bound (each
         /// connection still has its own limits).
         public var memoryBudget: Int? = 1024 * 1024 * 1024
-        /// The listen backlog.
+        /// How many connections the kernel may queue before the server accepts them (the
+        /// `listen(2)` backlog, capped by `net.core.somaxconn`); raise it for bursts of connects.
         public var backlog: Int32 = 1024
         /// TLS (wss://): when set, every connection starts with a TLS handshake. See
         /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files.

@@ -22,7 +22,8 @@ public enum EngineIOMessage: Sendable, Hashable {
 public final class EngineIOSocket: @unchecked Sendable {
     /// The session id (`sid`).
     public let id: String
-    /// The handshake request.
+    /// The request that opened the session (headers, query, address), kept for the
+    /// session's life: Socket.IO's handshake data comes from it.
     public let request: EngineIORequestInfo
     let server: EngineIOServer
     private let loop: Mutex<EventLoop>

@@ -43,14 +43,16 @@ public struct SocketIOBroadcastOperator: Sendable {
         return copy
     }
 
-    /// This node only.
+    /// This node only: with a multi-node adapter, the broadcast is not forwarded to the
+    /// other nodes. No effect with the in-memory adapter.
     public var local: Self {
         var copy = self
         copy.options.flags.local = true
         return copy
     }
 
-    /// How long `emitWithAck` waits.
+    /// How long `emitWithAck` waits for every answer (5 s when not set); the recipients drop
+    /// their entries after it too.
     public func timeout(_ timeout: TimeAmount) -> Self {
         var copy = self
         copy.options.flags.timeout = timeout

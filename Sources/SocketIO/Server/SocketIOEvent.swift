@@ -1,6 +1,7 @@
 import NIOCore
 
-/// An event from a client.
+/// An event from a client, as handlers get it: its name, its arguments, the acknowledgement
+/// callback when the client asked for one, and the socket it came from.
 public struct SocketIOEvent: Sendable {
     /// The event name, the first element of the EVENT packet's array.
     public let name: String

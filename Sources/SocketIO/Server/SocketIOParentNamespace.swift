@@ -31,7 +31,8 @@ public final class SocketIOParentNamespace: Sendable {
     var middlewares: [SocketIOMiddleware] { handlers.withLock { $0.middlewares } }
     var connectionHandlers: [@Sendable (SocketIOSocket) -> Void] { handlers.withLock { $0.connection } }
 
-    /// The namespaces created so far.
+    /// The dynamic namespaces that exist now (empty ones are removed when
+    /// ``SocketIOServerOptions/cleanupEmptyChildNamespaces`` is on).
     public var children: [SocketIONamespace] { childrenBox.withLock { Array($0.values) } }
 
     func add(_ child: SocketIONamespace) {

@@ -58,7 +58,8 @@ public struct SocketIOServerOptions: Sendable {
 public final class SocketIOServer: Sendable {
     /// The settings the server was created with.
     public let options: SocketIOServerOptions
-    /// The Engine.IO server underneath.
+    /// The Engine.IO server underneath: the sessions and transports, whatever namespaces
+    /// they joined (``EngineIOServer/clientsCount`` counts connections, not sockets).
     public let engine: EngineIOServer
     /// The namespaces by name, and how many of them are dynamic (children).
     private let namespaces = Mutex<(byName: [String: SocketIONamespace], children: Int)>(([:], 0))
@@ -89,7 +90,8 @@ public final class SocketIOServer: Sendable {
 
     // MARK: - Namespaces
 
-    /// The main namespace `/`.
+    /// The main namespace `/`, which every client joins by default; the server's own
+    /// `emit`, `to`, `use`... act on it.
     public var sockets: SocketIONamespace { of("/") }
 
     /// The namespace `name`, created when new.
