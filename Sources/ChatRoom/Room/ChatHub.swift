@@ -11,11 +11,17 @@ import Synchronization
 /// a joiner gets the welcome and history before any later message, and a message is
 /// broadcast only after the store has it.
 public final class ChatHub: @unchecked Sendable {
+    /// The room rules; the defaults are the chat protocol's (docs/chat-protocol.md).
     public struct Settings: Sendable {
+        /// The room of clients that name none.
         public var defaultRoom = "general"
+        /// How many of the room's last messages a joiner gets replayed.
         public var historyLimit = 50
+        /// The longest message, in Unicode scalars after trimming; longer is `too_long`.
         public var maxMessageLength = 2000
+        /// The most frames (messages and commands) a connection may send per window.
         public var rateLimit = 20
+        /// The sliding window of ``rateLimit``, in seconds.
         public var rateWindowSeconds = 5
         /// Presence updates of a room within this window are sent as one (a join storm
         /// must not cost a list per join to every member). Zero sends each at once.
@@ -23,6 +29,8 @@ public final class ChatHub: @unchecked Sendable {
         /// Above this many members, presence updates carry only `count`: clients keep the
         /// list from the welcome and the enter/leave/rename events.
         public var presenceListLimit = 200
+        /// The defaults: room `general`, 50 messages of history, 2,000 characters, 20 frames
+        /// per 5 s.
         public init() {}
     }
 
@@ -50,7 +58,9 @@ public final class ChatHub: @unchecked Sendable {
         var limiter: RateLimiter
     }
 
+    /// The event loop all room state lives on.
     public let eventLoop: EventLoop
+    /// The room rules the hub was created with.
     public let settings: Settings
     private let store: HistoryStore
     private let logger: Logger
@@ -66,6 +76,7 @@ public final class ChatHub: @unchecked Sendable {
     private var presencePending: Set<String> = []
     private var tail: EventLoopFuture<Void>
 
+    /// A hub with its history store; its state lives on `eventLoop`.
     public init(store: HistoryStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat")) {
         self.store = store
         self.eventLoop = eventLoop

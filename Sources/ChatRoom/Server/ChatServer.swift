@@ -10,26 +10,42 @@ import ServiceLifecycle
 
 /// `duplex chat`: the page at `/` and the chat WebSocket on one port, history in SQLite.
 public final class ChatServer: Sendable {
+    /// Where the chat history is kept.
     public enum Storage: Sendable {
+        /// In memory only: lost when the process ends (`duplex chat --memory`, tests).
         case memory
+        /// In a SQLite file, created when missing, that survives restarts (`--db PATH`).
         case sqlite(path: String)
     }
 
+    /// How `duplex chat` serves: address, history, room rules and the WebSocket server's own
+    /// settings.
     public struct Configuration: Sendable {
+        /// The address to listen on; loopback by default, so the chat is not exposed until asked.
         public var host = "127.0.0.1"
+        /// The TCP port (0 picks a free one; ``listen()`` returns it).
         public var port = 3000
+        /// Where history goes: `chat.sqlite` in the working directory by default.
         public var storage = Storage.sqlite(path: "chat.sqlite")
+        /// The room rules: default room, history replayed on join, message length and rate limits.
         public var settings = ChatHub.Settings()
+        /// The WebSocket server's settings (limits, origins, memory budget); the chat sets its own
+        /// HTTP handler and mounts Socket.IO into it.
         public var server = WebSocketServer.Configuration()
+        /// Where the chat logs (label `duplex.chat`).
         public var logger = Logger(label: "duplex.chat")
         /// When set, `GET /metrics` answers with what it returns (Prometheus' text format:
         /// `duplex chat --metrics`). Off by default: metrics tell strangers about the server.
         public var metricsPage: (@Sendable () -> ByteBuffer)?
+        /// The defaults of `duplex chat`.
         public init() {}
     }
 
+    /// The settings the server was created with.
     public let configuration: Configuration
+    /// The room logic shared by the WebSocket and Socket.IO clients.
     public let hub: ChatHub
+    /// The server that owns the port: the page, the chat WebSocket and Socket.IO's requests.
     public let webSocketServer: WebSocketServer
     /// Socket.IO at `/socket.io/`, in the same rooms.
     public let socketIO: SocketIOServer
@@ -146,6 +162,7 @@ public final class ChatServer: Sendable {
         }
     }
 
+    /// The former name of ``close()``.
     @available(*, deprecated, renamed: "close()")
     public func shutdown() async {
         await close()

@@ -7,6 +7,8 @@ public final class MemoryHistoryStore: HistoryStore {
     private let capacity: Int
     private let state = Mutex<(nextID: Int64, rooms: [String: [StoredMessage]])>((1, [:]))
 
+    /// A store whose futures complete on `eventLoop`, keeping the last `capacity` messages of
+    /// each room.
     public init(eventLoop: EventLoop, capacity: Int = 1000) {
         self.eventLoop = eventLoop
         self.capacity = capacity
