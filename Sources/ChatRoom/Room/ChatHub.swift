@@ -38,7 +38,7 @@ public final class ChatHub: @unchecked Sendable {
     public enum Endpoint: Sendable {
         /// A WebSocket client of the classic protocol: gets JSON text frames.
         case webSocket(WebSocketConnection)
-        /// A Socket.IO client: gets the envelopes as events (see ``SocketIOChatBridge``); a
+        /// A Socket.IO client: gets the envelopes as events (see `SocketIOChatBridge`); a
         /// broadcast is encoded once for all Socket.IO members, not once per member.
         case socketIO(SocketIOSocket)
         /// Any other transport: gets the envelopes, one call per member.
