@@ -17,6 +17,8 @@ public final class MemoryHistoryStore: ChatStore {
     private let capacity: Int
     private let state = Mutex(State())
 
+    /// A store whose futures complete on `eventLoop`, keeping the last `capacity` messages of
+    /// each room.
     public init(eventLoop: EventLoop, capacity: Int = 1000) {
         self.eventLoop = eventLoop
         self.capacity = capacity

@@ -181,8 +181,12 @@ public final class SQLiteHistoryStore: ChatStore {
     }
 }
 
+/// Why the SQLite history failed, in words for the person running the chat.
 public enum SQLiteHistoryStoreError: Error, CustomStringConvertible {
+    /// SQLite stored a message but returned no row id for it.
     case noID
+    /// The database file cannot be opened or created (permissions, a directory, not a
+    /// database...).
     case cannotOpen(path: String, reason: String)
 
     public var description: String {

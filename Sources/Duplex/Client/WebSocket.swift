@@ -33,6 +33,7 @@ import Synchronization
 /// This type is the connecting phase and the browser's face; once open, messages, pings and
 /// the `messages` stream are the ``WebSocketConnection``'s own (``connection``).
 public final class WebSocket: @unchecked Sendable {
+    /// How a client connects: the connection limits, the connect timeout, TLS and logging.
     public struct Configuration: Sendable {
         /// Limits, timeouts and compression. Differences from the server's defaults:
         /// permessage-deflate is offered (``PerMessageDeflateOptions/shared``), and there
@@ -43,8 +44,11 @@ public final class WebSocket: @unchecked Sendable {
         /// TLS for wss:// URLs. The default verifies the server against the system's trust
         /// roots and the URL's host name.
         public var tls: TLSConfiguration = .makeClientConfiguration()
+        /// Where connection failures and protocol errors are logged (`duplex.client`).
         public var logger = Logger(label: "duplex.client")
 
+        /// The defaults of a browser: compression offered, no heartbeat of its own, 10 s to
+        /// connect, the system trust roots.
         public init() {
             webSocket = WebSocketConfiguration()
             webSocket.compression = .shared
@@ -52,10 +56,13 @@ public final class WebSocket: @unchecked Sendable {
         }
     }
 
-    /// The URL as given.
+    /// The URL as given to the initializer, for logs and the browser's `url` property.
     public let url: String
+    /// The parsed URL: scheme, host, port and the resource sent in the request line.
     public let target: WebSocketURL
+    /// The event loop the socket lives on: its events run here, and its connection uses it.
     public let eventLoop: EventLoop
+    /// The settings the socket was created with.
     public let configuration: Configuration
 
     // MARK: Shared across threads
@@ -123,6 +130,8 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: - Browser-like properties
 
+    /// Where the socket is in its life: `.connecting` until the handshake completes, then
+    /// `.open`, `.closing` once a close frame went either way, `.closed` at the end.
     public var readyState: ReadyState {
         let socketState = ReadyState(rawValue: state.load(ordering: .acquiring))!
         // Once open, the connection knows about closing.
@@ -142,7 +151,8 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: - Events
 
-    /// The connection opened.
+    /// Called once when the handshake succeeded; at once if that already happened. Setting it
+    /// again replaces the handler.
     public func onOpen(_ handler: @escaping @Sendable () -> Void) {
         onLoop { socket in
             socket.onOpenHandler = handler
@@ -158,13 +168,14 @@ public final class WebSocket: @unchecked Sendable {
     public func onMessage(_ handler: @escaping @Sendable (WebSocketMessage) throws -> Void) {
         setConnectionHandler { $0.message = handler }
     }
-    /// A text message arrived.
+    /// A text message arrived (valid UTF-8, reassembled). A handler that throws closes the
+    /// connection with 1011.
     public func onText(_ handler: @escaping @Sendable (String) throws -> Void) { setConnectionHandler { $0.text = handler } }
-    /// A binary message arrived.
+    /// A binary message arrived (reassembled and decompressed).
     public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) { setConnectionHandler { $0.binary = handler } }
     /// A ping arrived (the pong is sent automatically).
     public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setConnectionHandler { $0.ping = handler } }
-    /// A pong arrived.
+    /// A pong arrived: an answer to ``ping(_:)``, or the peer's unsolicited heartbeat.
     public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setConnectionHandler { $0.pong = handler } }
     /// Something failed: the handshake (a ``WebSocketClientError``) or the open connection
     /// (a ``WebSocketError``). A close event follows.
@@ -258,9 +269,10 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends a text message. Before the connection is open this is an error (as in browsers):
     /// the message is dropped and an error event reports it; after close it is ignored.
     public func send(_ text: String) { onLoop { $0.withOpenConnection { $0.sendMessage(.text(text)) } } }
-    /// Sends a binary message.
+    /// Sends a binary message; the buffer is not copied. Dropped with an error event before
+    /// the connection is open, ignored after close.
     public func send(_ data: ByteBuffer) { onLoop { $0.withOpenConnection { $0.sendMessage(.binary(data)) } } }
-    /// Sends a binary message.
+    /// Sends a binary message from an array (copied into a buffer once).
     public func send(_ bytes: [UInt8]) { send(ByteBuffer(bytes: bytes)) }
     /// Sends a ping (at most 125 bytes).
     public func ping(_ payload: ByteBuffer = ByteBuffer()) {

@@ -1,13 +1,16 @@
 /// A parsed `ws://` or `wss://` URL (RFC 6455 §3). `http://` and `https://` are accepted
 /// and mean the same, as in browsers.
 public struct WebSocketURL: Sendable, Equatable, CustomStringConvertible {
+    /// Whether the connection uses TLS (`wss://` or `https://`).
     public var secure: Bool
     /// The host, without the brackets of an IPv6 literal.
     public var host: String
+    /// The TCP port: the URL's, or 80 (`ws`) / 443 (`wss`) when it names none.
     public var port: Int
     /// The path and query sent in the request line, e.g. `/chat?room=1`.
     public var resource: String
 
+    /// A URL from its parts; `port` defaults to the scheme's (80 or 443).
     public init(secure: Bool, host: String, port: Int? = nil, resource: String = "/") {
         self.secure = secure
         self.host = host
@@ -15,6 +18,9 @@ public struct WebSocketURL: Sendable, Equatable, CustomStringConvertible {
         self.resource = resource
     }
 
+    /// Parses a URL string, as `new WebSocket(url)` does: the scheme must be `ws`, `wss`,
+    /// `http` or `https`, fragments are refused, and the host must be present. Throws
+    /// ``WebSocketClientError/invalidURL(_:_:)`` with the reason otherwise.
     public init(_ string: String) throws(WebSocketClientError) {
         guard let schemeEnd = string.firstRange(of: "://") else {
             throw .invalidURL(string, "missing scheme (ws:// or wss://)")

@@ -33,6 +33,8 @@ public struct WebSocketConfiguration: Sendable {
         case dropMessages
     }
 
+    /// The defaults listed on each property: 16 MiB messages, a 30 s heartbeat, a 5 s close
+    /// timeout, a 16 MiB outbound bound that closes slow readers, no compression.
     public init() {}
 }
 

@@ -10,10 +10,22 @@ import Synchronization
 /// the methods may be called from anywhere (they hop to the loop when needed). There is
 /// no actor or Task per message.
 public final class WebSocketConnection: @unchecked Sendable {
-    public enum Role: Sendable { case server, client }
+    /// Which end of the connection this is; it decides masking (clients mask their frames)
+    /// and which frames the peer must mask.
+    public enum Role: Sendable {
+        /// Accepted by a ``WebSocketServer``: frames from the peer must be masked.
+        case server
+        /// Opened by a ``WebSocket``: every frame sent is masked with a fresh random key.
+        case client
+    }
 
+    /// Whether this side accepted the connection (`.server`) or opened it (`.client`).
     public let role: Role
+    /// The SwiftNIO channel underneath, for what Duplex does not wrap (socket options,
+    /// channel attributes). Writing to it directly bypasses the framing: don't.
     public let channel: Channel
+    /// The event loop the connection's handlers run on; schedule work for this connection here
+    /// to stay off locks.
     public var eventLoop: EventLoop { channel.eventLoop }
     /// The opening handshake's request (on a client: the request it sent).
     public var request: HTTPRequestHead { storedRequest.head }
@@ -22,7 +34,9 @@ public final class WebSocketConnection: @unchecked Sendable {
     public let path: String
     /// The query parameters of the request URI (percent-decoded; the last value wins).
     public let query: [String: String]
+    /// The headers of the opening handshake's request (cookies, `Authorization`, `Origin`...).
     public var headers: HTTPHeaders { storedRequest.headers }
+    /// The peer's address as the socket sees it (a proxy's, behind one); nil when unknown.
     public let remoteAddress: SocketAddress?
     /// The negotiated subprotocol (`Sec-WebSocket-Protocol`), if any.
     public let subprotocol: String?
@@ -31,6 +45,8 @@ public final class WebSocketConnection: @unchecked Sendable {
     /// A number unique among this process's connections, for logs and maps.
     public let id: UInt64
 
+    /// Where the connection is in its life: `.open`, `.closing` once a close frame went either
+    /// way, `.closed` after the close event. Safe to read from any thread.
     public var readyState: ReadyState { ReadyState(rawValue: state.load(ordering: .acquiring))! }
     /// Messages discarded under the `.dropMessages` backpressure policy.
     public var droppedMessages: Int { dropped.load(ordering: .relaxed) }
@@ -161,13 +177,14 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     /// A text message arrived. A handler that throws closes the connection with 1011.
     public func onText(_ handler: @escaping @Sendable (String) throws -> Void) { setHandler { $0.text = handler } }
-    /// A binary message arrived.
+    /// A binary message arrived (reassembled and decompressed). A handler that throws closes
+    /// the connection with 1011.
     public func onBinary(_ handler: @escaping @Sendable (ByteBuffer) throws -> Void) { setHandler { $0.binary = handler } }
     /// Any message arrived (the browser's `onmessage`).
     public func onMessage(_ handler: @escaping @Sendable (WebSocketMessage) throws -> Void) { setHandler { $0.message = handler } }
     /// A ping arrived (the pong is sent automatically).
     public func onPing(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setHandler { $0.ping = handler } }
-    /// A pong arrived.
+    /// A pong arrived: the answer to a heartbeat or ``ping(_:)``, or the peer's unsolicited one.
     public func onPong(_ handler: @escaping @Sendable (ByteBuffer) -> Void) { setHandler { $0.pong = handler } }
     /// The connection closed (once, always last).
     public func onClose(_ handler: @escaping @Sendable (CloseEvent) -> Void) { setHandler { $0.close = handler } }
@@ -246,7 +263,8 @@ public final class WebSocketConnection: @unchecked Sendable {
         sendFrame(counting: text.utf8.count + 1) { allocator, mask in FrameEncoder.textFrame(text, prefix: prefix, mask: mask, allocator: allocator) }
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message; the buffer is not copied. Like the browser, a send after close
+    /// is ignored.
     public func send(_ data: ByteBuffer) {
         if eventLoop.inEventLoop {
             sendMessage(.binary(data))
@@ -255,7 +273,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message from an array (copied into a buffer once).
     public func send(_ bytes: [UInt8]) {
         send(ByteBuffer(bytes: bytes))
     }

@@ -2,7 +2,9 @@ import NIOCore
 
 /// A complete message received on a connection.
 public enum WebSocketMessage: Sendable, Equatable {
+    /// A text message (opcode 1), already checked to be valid UTF-8.
     case text(String)
+    /// A binary message (opcode 2), reassembled and decompressed.
     case binary(ByteBuffer)
 }
 

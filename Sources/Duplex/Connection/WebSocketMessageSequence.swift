@@ -9,6 +9,7 @@ public struct WebSocketMessageSequence: AsyncSequence, Sendable {
     >
     let producer: Producer
 
+    /// Iterates over the messages of one connection; there is one consumer per sequence.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Producer.AsyncIterator
         public mutating func next() async throws -> WebSocketMessage? { try await base.next() }

@@ -1,9 +1,12 @@
 /// One element of a `Sec-WebSocket-Extensions` header (RFC 6455 §9.1): an extension name
 /// and its parameters, in order. Parameter values given as quoted strings are unquoted.
 public struct WebSocketExtensionOffer: Sendable, Equatable, CustomStringConvertible {
+    /// The extension token, e.g. `permessage-deflate` (compare case-insensitively).
     public var name: String
+    /// The parameters in header order; a parameter without `=` has a nil value.
     public var parameters: [(name: String, value: String?)]
 
+    /// An element with these parameters, as written into a header.
     public init(name: String, parameters: [(name: String, value: String?)] = []) {
         self.name = name
         self.parameters = parameters
@@ -32,7 +35,9 @@ public struct WebSocketExtensionOffer: Sendable, Equatable, CustomStringConverti
 ///     extension      = extension-token *( ";" extension-param )
 ///     extension-param = token [ "=" (token / quoted-string) ]
 public enum ExtensionHeader {
+    /// A header value that breaks the grammar; the handshake answers 400 with ``reason``.
     public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What is wrong, for the 400 response and the logs.
         public var reason: String
         public var description: String { "malformed Sec-WebSocket-Extensions: \(reason)" }
     }
@@ -47,6 +52,7 @@ public enum ExtensionHeader {
         return offers
     }
 
+    /// Parses one header value.
     public static func parse(_ value: String) throws(SyntaxError) -> [WebSocketExtensionOffer] {
         try parse([value])
     }

@@ -10,6 +10,7 @@
 ///   with the default window and memory level, created at the connection's first compressed
 ///   message). Opt-in.
 public struct PerMessageDeflateOptions: Sendable, Equatable {
+    /// How zlib state is kept: shared per event loop, or per connection.
     public enum Mode: Sendable, Equatable {
         /// No context takeover, zlib streams shared per event loop: zero zlib state per idle connection.
         case shared
@@ -17,6 +18,8 @@ public struct PerMessageDeflateOptions: Sendable, Equatable {
         case contextTakeover
     }
 
+    /// Shared per-loop streams (no state on idle connections) or per-connection streams with
+    /// context takeover.
     public var mode: Mode
     /// Messages smaller than this many bytes are sent uncompressed (compressing them costs
     /// more CPU than it saves bytes).
@@ -34,6 +37,8 @@ public struct PerMessageDeflateOptions: Sendable, Equatable {
     /// ``Mode/contextTakeover``. nil: the peer chooses.
     public var peerMaxWindowBits: Int?
 
+    /// Options with the given values; each is checked (a value outside its range stops the
+    /// program, as a configuration error).
     public init(
         mode: Mode = .shared, minimumSize: Int = 1024, compressionLevel: Int32 = -1, memoryLevel: Int32 = 8,
         maxWindowBits: Int = 15, peerMaxWindowBits: Int? = nil

@@ -8,10 +8,15 @@ import NIOHTTP1
 
 /// Why an opening handshake was refused: the HTTP status and a one-line reason for the body.
 public struct HandshakeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The status the handshake is refused with (400, 403, 426, 503...).
     public var status: HTTPResponseStatus
+    /// A one-line explanation, sent as the response body and logged.
     public var reason: String
+    /// Extra response headers, e.g. `Sec-WebSocket-Version: 13` with a 426 or
+    /// `WWW-Authenticate` with a 401.
     public var headers: HTTPHeaders
 
+    /// A refusal with this status, reason and extra headers.
     public init(status: HTTPResponseStatus, reason: String, headers: HTTPHeaders = [:]) {
         self.status = status
         self.reason = reason
@@ -20,6 +25,7 @@ public struct HandshakeError: Error, Sendable, Equatable, CustomStringConvertibl
 
     public var description: String { "\(status.code) \(status.reasonPhrase): \(reason)" }
 
+    /// Equal when status code, reason and headers are equal.
     public static func == (lhs: HandshakeError, rhs: HandshakeError) -> Bool {
         lhs.status == rhs.status && lhs.reason == rhs.reason
     }

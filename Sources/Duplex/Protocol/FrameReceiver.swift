@@ -2,8 +2,11 @@ import NIOCore
 
 /// A protocol violation by the peer: the close code to fail the connection with, and why.
 public struct ProtocolViolation: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The close code the connection is failed with (1002, 1007 or 1009).
     public var code: CloseCode
+    /// What the peer did wrong, sent as the close reason and logged.
     public var reason: String
+    /// A violation with its close code and reason.
     public init(_ code: CloseCode, _ reason: String) {
         self.code = code
         self.reason = reason

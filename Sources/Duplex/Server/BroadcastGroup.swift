@@ -22,6 +22,7 @@ public final class BroadcastGroup: Sendable {
 
     private let partitions = Mutex<[ObjectIdentifier: Partition]>([:])
 
+    /// An empty group; it holds no event loop or connection until someone joins.
     public init() {}
 
     /// Adds a connection (server side); false if it was a member already or has closed.
@@ -49,12 +50,13 @@ public final class BroadcastGroup: Sendable {
         return removed
     }
 
-    /// The number of members.
+    /// The number of members now (closed connections have already left).
     public var count: Int {
         partitions.withLock { $0.values.reduce(0) { $0 + $1.members.count } }
     }
 
-    /// The members (a snapshot).
+    /// The members now, in no particular order (a snapshot: later joins and leaves do not
+    /// change it).
     public var connections: [WebSocketConnection] {
         partitions.withLock { $0.values.flatMap(\.members) }
     }

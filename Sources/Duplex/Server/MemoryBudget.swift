@@ -13,20 +13,22 @@ import Synchronization
 /// within it go on. Small, short-lived buffers (a message that arrives whole in one read)
 /// are never charged, so the hot path pays nothing.
 public final class MemoryBudget: Sendable {
-    /// The budget in bytes.
+    /// The most bytes all holders together may be charged (`WebSocketServer.Configuration.memoryBudget`).
     public let limit: Int
     private let used = Atomic<Int>(0)
     private let refusals = Atomic<Int>(0)
     private let lastLog = Atomic<Int64>(Int64.min / 2)
     private let logger: Logger
 
+    /// A budget of `limit` bytes; refusals are logged to `logger` (rate-limited).
     public init(limit: Int, logger: Logger = Logger(label: "duplex")) {
         precondition(limit > 0, "the memory budget must be positive")
         self.limit = limit
         self.logger = logger
     }
 
-    /// Bytes currently charged.
+    /// Bytes charged now, across all connections (unfinished messages, request bodies,
+    /// queued output beyond each connection's free allowance).
     public var usedBytes: Int { used.load(ordering: .relaxed) }
     /// How many times a holder was refused so far.
     public var refusedCount: Int { refusals.load(ordering: .relaxed) }

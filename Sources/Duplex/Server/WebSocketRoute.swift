@@ -9,8 +9,10 @@
 /// configuration.shouldUpgrade = { head, _ in head.uri.hasPrefix("/chat") ? .accept(route: chat) : .accept() }
 /// ```
 public final class WebSocketRoute: Sendable {
+    /// The limits, heartbeat and compression of the route's connections.
     public let configuration: WebSocketConfiguration
 
+    /// A route with these settings; make it once and reuse it for every handshake of the route.
     public init(configuration: WebSocketConfiguration) {
         self.configuration = configuration
     }

@@ -17,6 +17,9 @@ import CoreMetrics
 /// try await server.run()
 /// ```
 public final class WebSocketServer: Sendable {
+    /// Everything a server can be told: per-connection limits, server-wide bounds, hooks for
+    /// the handshake and plain HTTP, TLS, logging and metrics. The defaults are safe for the
+    /// open internet.
     public struct Configuration: Sendable {
         /// Limits and timeouts of each WebSocket connection.
         public var webSocket = WebSocketConfiguration()
@@ -34,6 +37,7 @@ public final class WebSocketServer: Sendable {
         public var selectSubprotocol: (@Sendable ([String], HTTPRequestHead) -> String?)?
         /// Answers plain HTTP requests (pages, long polling). Without it they get 426.
         public var httpHandler: (@Sendable (HTTPRequest) -> EventLoopFuture<HTTPResponse>)?
+        /// Where the server logs refused handshakes, budget refusals and failures (label `duplex`).
         public var logger = Logger(label: "duplex")
         /// Which web pages may open WebSockets and send requests (the `Origin` header):
         /// by default the server's own pages only. Requests without `Origin` (non-browser
@@ -49,15 +53,17 @@ public final class WebSocketServer: Sendable {
         /// close 1013, HTTP 503) and a warning is logged. nil: no global bound (each
         /// connection still has its own limits).
         public var memoryBudget: Int? = 1024 * 1024 * 1024
-        /// The listen backlog.
+        /// How many connections the kernel may queue before the server accepts them (the
+        /// `listen(2)` backlog, capped by `net.core.somaxconn`); raise it for bursts of connects.
         public var backlog: Int32 = 1024
         /// TLS (wss://): when set, every connection starts with a TLS handshake. See
         /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files.
         public var tls: TLSConfiguration?
-        /// Where the server's metrics go (``WebSocketMetrics`` lists them); nil: the
+        /// Where the server's metrics go (docs/metrics.md lists them); nil: the
         /// process-wide `MetricsSystem` (nothing is recorded until it is bootstrapped).
         public var metricsFactory: (any MetricsFactory)?
 
+        /// The defaults listed on each property.
         public init() {}
 
         /// Serves wss:// with a PEM certificate chain (leaf first) and a PEM private key.
@@ -69,9 +75,12 @@ public final class WebSocketServer: Sendable {
         }
     }
 
+    /// Called once for each new WebSocket, on its event loop, before any of its messages.
     public typealias ConnectionHandler = @Sendable (WebSocketConnection) -> Void
 
+    /// The settings the server was created with.
     public let configuration: Configuration
+    /// The event loops that run the listener and the connections (NIO's shared singleton by default).
     public let group: EventLoopGroup
     private let onConnection: ConnectionHandler
     private let state = Mutex(State())

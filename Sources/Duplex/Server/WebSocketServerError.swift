@@ -8,9 +8,11 @@ import Darwin
 
 /// Why a server could not start, said so that the person who started it knows what to do.
 public enum WebSocketServerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The port is outside 0...65535.
     case invalidPort(Int)
     /// Another process listens on the port.
     case addressInUse(host: String, port: Int)
+    /// Binding failed for another reason (permission, unknown address...), in words.
     case cannotListen(host: String, port: Int, reason: String)
 
     public var description: String {

@@ -8,10 +8,12 @@ import Synchronization
 /// WebSocket frame is built once and the same buffer written to every WebSocket there,
 /// and polling clients get the same pre-encoded packets queued.
 public final class InMemoryAdapter: SocketIOAdapter {
+    /// The namespace this adapter serves and its local sockets.
     public let context: SocketIOAdapterContext
     /// Socket ids by room and rooms by socket id.
     private let state = Mutex(RoomIndex<String, String>())
 
+    /// The adapter of one namespace; ``SocketIOServerOptions/adapter`` makes one per namespace.
     public init(context: SocketIOAdapterContext) {
         self.context = context
     }

@@ -3,6 +3,7 @@ import Synchronization
 
 /// Which sockets a broadcast or a bulk operation reaches.
 public struct SocketIOBroadcastOptions: Sendable, Hashable {
+    /// Modifiers of a broadcast.
     public struct Flags: Sendable, Hashable {
         /// Drop the packet for clients whose transport cannot take it right now.
         public var volatile = false
@@ -11,6 +12,7 @@ public struct SocketIOBroadcastOptions: Sendable, Hashable {
         /// For broadcasts with acknowledgements: how long to wait for them.
         public var timeout: TimeAmount?
 
+        /// Flags with these values; none set by default.
         public init(volatile: Bool = false, local: Bool = false, timeout: TimeAmount? = nil) {
             self.volatile = volatile
             self.local = local
@@ -22,8 +24,10 @@ public struct SocketIOBroadcastOptions: Sendable, Hashable {
     public var rooms: Set<String>
     /// Minus the sockets in any of these rooms.
     public var except: Set<String>
+    /// Volatile, local, and the acknowledgement timeout.
     public var flags: Flags
 
+    /// A selection; the defaults select every socket of the namespace.
     public init(rooms: Set<String> = [], except: Set<String> = [], flags: Flags = Flags()) {
         self.rooms = rooms
         self.except = except
@@ -39,10 +43,14 @@ extension SocketIOBroadcastOptions {
 /// The acknowledgement a broadcast asks each recipient for: the shared ack id, how long the
 /// recipients keep waiting for the answer, and what gets each answer.
 public struct SocketIOBroadcastAck: Sendable {
+    /// The ack id put in the EVENT packet, shared by every recipient.
     public let id: Int
+    /// How long each recipient waits for its client's answer before dropping the entry.
     public let timeout: TimeAmount
+    /// Gets each client's answer (its arguments), once per client that answers.
     public let callback: @Sendable ([JSONValue]) -> Void
 
+    /// An acknowledgement request from its parts.
     public init(id: Int, timeout: TimeAmount, callback: @escaping @Sendable ([JSONValue]) -> Void) {
         self.id = id
         self.timeout = timeout
@@ -56,14 +64,17 @@ public final class SocketIOLocalSockets: Sendable {
 
     init() {}
 
+    /// The local socket with this id, or nil.
     public func socket(id: String) -> SocketIOSocket? {
         sockets.withLock { $0[id] }
     }
 
+    /// Every local socket of the namespace (a snapshot).
     public var all: [SocketIOSocket] {
         sockets.withLock { Array($0.values) }
     }
 
+    /// The number of local sockets of the namespace.
     public var count: Int { sockets.withLock { $0.count } }
 
     func add(_ socket: SocketIOSocket) {
@@ -77,7 +88,9 @@ public final class SocketIOLocalSockets: Sendable {
 
 /// What an adapter is created with: its namespace's name and local sockets.
 public struct SocketIOAdapterContext: Sendable {
+    /// The name of the namespace the adapter serves (`/`, `/chat`...).
     public let namespace: String
+    /// The namespace's sockets on this node: where the adapter delivers packets.
     public let sockets: SocketIOLocalSockets
     /// The namespace's instruments (an adapter keeps `rooms` up to date).
     package let metrics: SocketIONamespaceMetrics
@@ -126,13 +139,20 @@ public protocol SocketIOAdapter: AnyObject, Sendable {
 /// A socket as `fetchSockets` returns it: a snapshot of its id, handshake, rooms and data,
 /// with the operations that also work for a socket on another node.
 public struct SocketIORemoteSocket: Sendable {
+    /// The socket id.
     public let id: String
+    /// The name of the socket's namespace.
     public let namespace: String
+    /// What the client sent when it connected.
     public let handshake: SocketIOHandshake
+    /// The rooms the socket was in when the snapshot was taken (its own id among them).
     public let rooms: Set<String>
+    /// The socket's ``SocketIOSocket/data`` when the snapshot was taken.
     public let data: JSONValue
     let operator_: SocketIOBroadcastOperator
 
+    /// A snapshot of a socket; operations go through the namespace's adapter, so they also
+    /// reach a socket on another node.
     public init(id: String, namespace: SocketIONamespace, handshake: SocketIOHandshake, rooms: Set<String>, data: JSONValue) {
         self.id = id
         self.namespace = namespace.name
@@ -142,22 +162,27 @@ public struct SocketIORemoteSocket: Sendable {
         self.operator_ = SocketIOBroadcastOperator(namespace: namespace, rooms: [id])
     }
 
+    /// Sends the event to this socket, wherever it is connected.
     public func emit(_ event: String, _ arguments: JSONValue...) {
         operator_.emit(event, arguments: arguments)
     }
 
+    /// Sends the event to this socket, wherever it is connected.
     public func emit(_ event: String, arguments: [JSONValue]) {
         operator_.emit(event, arguments: arguments)
     }
 
+    /// Makes the socket join these rooms.
     public func join(_ rooms: String...) {
         operator_.socketsJoin(rooms)
     }
 
+    /// Makes the socket leave these rooms.
     public func leave(_ rooms: String...) {
         operator_.socketsLeave(rooms)
     }
 
+    /// Disconnects the socket from its namespace; with `close`, its whole connection.
     public func disconnect(close: Bool = false) {
         operator_.disconnectSockets(close: close)
     }

@@ -5,22 +5,32 @@ import NIOHTTP1
 
 /// The two Engine.IO transports.
 public enum EngineIOTransport: String, Sendable, Hashable, CaseIterable {
+    /// HTTP long-polling: a GET held open for the server's packets, a POST for the client's.
+    /// Works through any proxy; the first transport of a default client.
     case polling
+    /// A WebSocket, directly or after upgrading a polling session.
     case websocket
 }
 
 /// What an Engine.IO server needs to know about a request before it opens a session
 /// (the `allowRequest` hook gets it).
 public struct EngineIORequestInfo: Sendable {
+    /// The request method (`GET` for a handshake or a poll).
     public var method: HTTPMethod
+    /// The request target as sent, with the query (`/socket.io/?EIO=4&transport=polling`).
     public var uri: String
+    /// The path without the query.
     public var path: String
+    /// The percent-decoded query parameters (`EIO`, `transport`, and the client's own).
     public var query: [String: String]
+    /// The request headers (`Origin`, cookies, `Authorization`...).
     public var headers: HTTPHeaders
+    /// The peer's address (a proxy's, behind one); nil when unknown.
     public var remoteAddress: SocketAddress?
     /// The transport asked for (`polling` for an HTTP handshake, `websocket` for a WebSocket).
     public var transport: EngineIOTransport
 
+    /// A request description, as the server builds it for ``EngineIOOptions/allowRequest``.
     public init(method: HTTPMethod, uri: String, path: String, query: [String: String], headers: HTTPHeaders,
                 remoteAddress: SocketAddress?, transport: EngineIOTransport) {
         self.method = method
@@ -35,6 +45,7 @@ public struct EngineIORequestInfo: Sendable {
 
 /// The answer of the `allowRequest` hook.
 public enum EngineIOAllowDecision: Sendable, Equatable {
+    /// Open the session.
     case allow
     /// Refuse the handshake: HTTP 403 `{"code":4,"message":…}` (`Forbidden` when nil),
     /// as the reference server does.
@@ -43,6 +54,7 @@ public enum EngineIOAllowDecision: Sendable, Equatable {
 
 /// Cross-origin resource sharing for the HTTP long-polling transport (browsers only).
 public struct EngineIOCORSOptions: Sendable, Equatable {
+    /// Which origins get CORS headers.
     public enum Origin: Sendable, Equatable {
         /// `Access-Control-Allow-Origin: *` (with credentials: the request's origin, as `*`
         /// is not allowed with credentials).
@@ -52,15 +64,18 @@ public struct EngineIOCORSOptions: Sendable, Equatable {
         case list([String])
     }
 
+    /// The origins allowed to read polling responses (`.any` by default).
     public var origin: Origin
     /// `Access-Control-Allow-Credentials: true` (cookies, HTTP authentication).
     public var credentials: Bool
+    /// `Access-Control-Allow-Methods` of preflight answers (`GET` and `POST` by default).
     public var methods: [String]
     /// Headers allowed in requests; nil reflects what the preflight asks for.
     public var allowedHeaders: [String]?
     /// Seconds a preflight answer may be cached.
     public var maxAge: Int?
 
+    /// CORS settings; the defaults allow any origin, without credentials.
     public init(origin: Origin = .any, credentials: Bool = false, methods: [String] = ["GET", "POST"],
                 allowedHeaders: [String]? = nil, maxAge: Int? = nil) {
         self.origin = origin
@@ -118,6 +133,8 @@ public struct EngineIOOptions: Sendable {
     /// Where refusals and sessions closed for a limit are logged.
     public var logger = Logger(label: "duplex.engine.io")
 
+    /// The reference server's defaults, plus Duplex's bounds (16 MiB per session,
+    /// 100,000 sessions, 5,000 per address).
     public init() {}
 
     /// The path normalized without its trailing slash (`/socket.io`), for matching.

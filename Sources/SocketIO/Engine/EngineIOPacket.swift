@@ -2,12 +2,19 @@ import NIOCore
 
 /// The Engine.IO v4 packet types, with their wire digits.
 public enum EngineIOPacketType: UInt8, Sendable, Hashable, CaseIterable {
+    /// `0`: the server opens a session (with the handshake JSON).
     case open = 0
+    /// `1`: either side closes the session.
     case close = 1
+    /// `2`: the server's heartbeat (or the client's `probe` during an upgrade).
     case ping = 2
+    /// `3`: the answer to a ping.
     case pong = 3
+    /// `4`: application data (a Socket.IO packet), text or binary.
     case message = 4
+    /// `5`: the client switches the session to the probed WebSocket.
     case upgrade = 5
+    /// `6`: nothing; ends a pending poll during an upgrade.
     case noop = 6
 }
 
@@ -33,15 +40,20 @@ public enum EngineIOParserError: Error, Sendable, Hashable {
 /// Encoding: text is `<type digit><text>` (`4hello`, `2probe`, `6`); binary is
 /// the raw bytes in a WebSocket binary frame, or `b<base64>` over polling.
 public struct EngineIOPacket: Sendable, Hashable {
+    /// The data of a packet.
     public enum Body: Sendable, Hashable {
+        /// Text (every packet type may carry it).
         case text(String)
         /// Raw bytes; only MESSAGE packets carry them.
         case binary(ByteBuffer)
     }
 
+    /// What the packet means.
     public var type: EngineIOPacketType
+    /// The data: text for every type, binary for MESSAGE only.
     public var body: Body
 
+    /// A packet of this type; text bodies are empty by default.
     public init(type: EngineIOPacketType, body: Body = .text("")) {
         self.type = type
         self.body = body
@@ -52,6 +64,7 @@ public struct EngineIOPacket: Sendable, Hashable {
         EngineIOPacket(type: .open, body: .text(handshake.json))
     }
 
+    /// CLOSE: ends the session.
     public static var close: EngineIOPacket { EngineIOPacket(type: .close) }
 
     /// PING; `"probe"` during an upgrade.
@@ -64,16 +77,20 @@ public struct EngineIOPacket: Sendable, Hashable {
         EngineIOPacket(type: .pong, body: .text(text))
     }
 
+    /// MESSAGE with text data.
     public static func message(_ text: String) -> EngineIOPacket {
         EngineIOPacket(type: .message, body: .text(text))
     }
 
+    /// MESSAGE with binary data (a raw frame on WebSocket, `b<base64>` over polling).
     public static func message(_ bytes: ByteBuffer) -> EngineIOPacket {
         EngineIOPacket(type: .message, body: .binary(bytes))
     }
 
+    /// UPGRADE: the client switches to the WebSocket it probed.
     public static var upgrade: EngineIOPacket { EngineIOPacket(type: .upgrade) }
 
+    /// NOOP: releases a pending poll during an upgrade.
     public static var noop: EngineIOPacket { EngineIOPacket(type: .noop) }
 
     /// The text data, `nil` for binary.
@@ -88,6 +105,7 @@ public struct EngineIOPacket: Sendable, Hashable {
         return nil
     }
 
+    /// Whether the body is binary (a MESSAGE with bytes).
     public var isBinary: Bool { binary != nil }
 }
 
@@ -145,7 +163,9 @@ extension EngineIOPacket {
 
 /// What to send in one WebSocket frame.
 public enum EngineIOWebSocketFrame: Sendable, Hashable {
+    /// A text frame.
     case text(String)
+    /// A binary frame (binary MESSAGE data, as is).
     case binary(ByteBuffer)
 }
 
@@ -215,6 +235,7 @@ extension EngineIOPacket: CustomStringConvertible {
 
 /// The data of the OPEN packet that starts a session.
 public struct EngineIOHandshake: Sendable, Hashable {
+    /// The session id the client sends back on every poll and on the upgrade.
     public var sid: String
     /// `["websocket"]` on polling, `[]` on a WebSocket.
     public var upgrades: [String]
@@ -225,6 +246,7 @@ public struct EngineIOHandshake: Sendable, Hashable {
     /// The most bytes the client may put in one polling payload.
     public var maxPayload: Int
 
+    /// The handshake data, times in milliseconds as on the wire.
     public init(sid: String, upgrades: [String], pingInterval: Int, pingTimeout: Int, maxPayload: Int) {
         self.sid = sid
         self.upgrades = upgrades

@@ -21,6 +21,7 @@ public enum EngineIOPayload {
     /// Decodes a polling request body into its packets.
     ///
     /// - Parameters:
+    ///   - body: the request body: packets separated by the record separator `\x1e`.
     ///   - maxBytes: the largest body accepted (`maxHttpBufferSize`); `nil` for no limit.
     ///   - maxPackets: the most packets accepted in one body; `nil` for no limit.
     public static func decode(

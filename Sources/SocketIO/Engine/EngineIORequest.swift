@@ -4,13 +4,20 @@ import NIOHTTP1
 
 /// The error codes of the reference server, sent as `{"code":N,"message":"…"}`.
 public enum EngineIOErrorCode: Int, Sendable, Hashable {
+    /// `transport` is missing, unknown or disabled in ``EngineIOOptions/transports``.
     case unknownTransport = 0
+    /// The `sid` names no open session (expired, closed, or never issued).
     case unknownSessionID = 1
+    /// A handshake that is not a GET.
     case badHandshakeMethod = 2
+    /// Anything else malformed: a transport mismatch, a second concurrent poll, a bad body.
     case badRequest = 3
+    /// Refused by ``EngineIOOptions/allowRequest``.
     case forbidden = 4
+    /// `EIO` is not 4 (Engine.IO v3 clients are not supported).
     case unsupportedProtocolVersion = 5
 
+    /// The reference server's message for the code, e.g. `Session ID unknown`.
     public var message: String {
         switch self {
         case .unknownTransport: "Transport unknown"
@@ -28,9 +35,13 @@ public enum EngineIOErrorCode: Int, Sendable, Hashable {
 
 /// A refused request: the code and the message for the JSON body.
 public struct EngineIORequestError: Error, Sendable, Hashable {
+    /// The error code sent in the JSON body.
     public var code: EngineIOErrorCode
+    /// The message sent in the JSON body; the code's standard one unless the
+    /// `allowRequest` hook gave its own.
     public var message: String
 
+    /// A refusal with this code and, when nil, the code's standard message.
     public init(_ code: EngineIOErrorCode, message: String? = nil) {
         self.code = code
         self.message = message ?? code.message

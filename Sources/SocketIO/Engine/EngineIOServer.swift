@@ -10,9 +10,10 @@ import ServiceLifecycle
 /// heartbeat, the reference server's error answers.
 ///
 /// Run it by itself with ``listen(port:host:)``, or mount it next to other handlers of a
-/// ``WebSocketServer`` with ``mount(into:)`` plus ``accept(_:)`` in the server's
+/// `WebSocketServer` with ``mount(into:)`` plus ``accept(_:)`` in the server's
 /// connection handler.
 public final class EngineIOServer: Sendable {
+    /// The settings the server was created with.
     public let options: EngineIOOptions
     let onConnection: @Sendable (EngineIOSocket) -> Void
     private let sessions: EngineIOSessionRegistry
@@ -41,6 +42,7 @@ public final class EngineIOServer: Sendable {
     /// The open sessions (a snapshot).
     public var clients: [EngineIOSocket] { sessions.all }
 
+    /// The number of open sessions, cheaper than `clients.count`.
     public var clientsCount: Int { sessions.count }
 
     func session(_ id: String) -> EngineIOSocket? {
@@ -281,7 +283,7 @@ public final class EngineIOServer: Sendable {
 
     // MARK: - Standalone
 
-    /// Listens by itself (a ``WebSocketServer`` with this server mounted). Returns the port.
+    /// Listens by itself (a `WebSocketServer` with this server mounted). Returns the port.
     @discardableResult
     public func listen(port: Int, host: String = "127.0.0.1") async throws -> Int {
         var configuration = WebSocketServer.Configuration()

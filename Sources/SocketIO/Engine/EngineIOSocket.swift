@@ -6,7 +6,9 @@ import Synchronization
 
 /// A message of an Engine.IO session: text or binary.
 public enum EngineIOMessage: Sendable, Hashable {
+    /// A text MESSAGE.
     case text(String)
+    /// A binary MESSAGE (a WebSocket binary frame or a `b<base64>` polling record).
     case binary(ByteBuffer)
 }
 
@@ -20,7 +22,8 @@ public enum EngineIOMessage: Sendable, Hashable {
 public final class EngineIOSocket: @unchecked Sendable {
     /// The session id (`sid`).
     public let id: String
-    /// The handshake request.
+    /// The request that opened the session (headers, query, address), kept for the
+    /// session's life: Socket.IO's handshake data comes from it.
     public let request: EngineIORequestInfo
     let server: EngineIOServer
     private let loop: Mutex<EventLoop>
@@ -85,10 +88,13 @@ public final class EngineIOSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends a text MESSAGE. Ignored once the session is closed; a session whose outbound
+    /// queue passes ``EngineIOOptions/maxBufferedBytes`` is closed instead.
     public func send(_ text: String) {
         run { $0.sendPackets([.message(text)]) }
     }
 
+    /// Sends a binary MESSAGE, under the same bound as text.
     public func send(_ data: ByteBuffer) {
         run { $0.sendPackets([.message(data)]) }
     }

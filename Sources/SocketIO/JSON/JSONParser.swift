@@ -2,6 +2,7 @@ import NIOCore
 
 /// Why a JSON text was rejected, and where.
 public struct JSONParsingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kinds of malformed JSON.
     public enum Reason: Sendable, Hashable {
         /// The text ended inside a value (or was empty).
         case unexpectedEnd
@@ -21,10 +22,12 @@ public struct JSONParsingError: Error, Sendable, Hashable, CustomStringConvertib
         case trailingCharacters
     }
 
+    /// What is wrong.
     public var reason: Reason
     /// Byte offset in the input where the problem was found.
     public var offset: Int
 
+    /// An error of this kind at this byte offset.
     public init(_ reason: Reason, offset: Int) {
         self.reason = reason
         self.offset = offset

@@ -15,11 +15,17 @@ import Foundation
 /// Numbers are `Double`, like JavaScript's; integral values serialize without a
 /// fraction (`1`, not `1.0`). Objects keep their key order (see ``JSONObject``).
 public enum JSONValue: Sendable, Hashable {
+    /// JSON `null`; also what a missing optional encodes to.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// Any JSON number, as a `Double` (as in JavaScript: integers are exact up to 2^53).
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array; event arguments and ack answers travel as one.
     case array([JSONValue])
+    /// An object, with its key order kept.
     case object(JSONObject)
     /// Raw bytes; a Socket.IO attachment. Serialized on its own (outside the
     /// Socket.IO encoder) as a base64 string, the way `JSONEncoder` writes `Data`.
@@ -29,16 +35,19 @@ public enum JSONValue: Sendable, Hashable {
 // MARK: - Accessors
 
 extension JSONValue {
+    /// Whether this is `null`.
     public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
+    /// The boolean, or nil for any other kind of value.
     public var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
+    /// The number, or nil for any other kind of value.
     public var doubleValue: Double? {
         if case .number(let value) = self { return value }
         return nil
@@ -50,21 +59,25 @@ extension JSONValue {
         return Int(exactly: value)
     }
 
+    /// The string, or nil for any other kind of value (numbers are not converted).
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The elements of an array, or nil for any other kind of value.
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
+    /// The members of an object, or nil for any other kind of value.
     public var objectValue: JSONObject? {
         if case .object(let value) = self { return value }
         return nil
     }
 
+    /// The bytes of a binary attachment, or nil for any other kind of value.
     public var binaryValue: ByteBuffer? {
         if case .binary(let value) = self { return value }
         return nil
@@ -248,6 +261,7 @@ public struct JSONObject: Sendable {
     /// Key → position in `entries`; `nil` while the object is small.
     private var index: [String: Int]?
 
+    /// An empty object.
     public init() {
         entries = []
         index = nil
@@ -279,8 +293,10 @@ public struct JSONObject: Sendable {
     /// The values in insertion order.
     public var values: [JSONValue] { entries.map(\.value) }
 
+    /// The number of members.
     public var count: Int { entries.count }
 
+    /// Whether the object has no member.
     public var isEmpty: Bool { entries.isEmpty }
 
     private func position(of key: String) -> Int? {
@@ -368,6 +384,7 @@ extension JSONObject: Hashable {
 }
 
 extension JSONObject: Sequence {
+    /// Iterates over the members in insertion order.
     public struct Iterator: IteratorProtocol {
         private var base: IndexingIterator<[Entry]>
 
@@ -381,10 +398,12 @@ extension JSONObject: Sequence {
         }
     }
 
+    /// The members in insertion order, as `(key, value)` pairs.
     public func makeIterator() -> Iterator {
         Iterator(entries)
     }
 
+    /// The number of members (exact).
     public var underestimatedCount: Int { entries.count }
 }
 

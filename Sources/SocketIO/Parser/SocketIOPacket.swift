@@ -2,12 +2,19 @@ import NIOCore
 
 /// The Socket.IO v5 packet types, with their wire digits.
 public enum SocketIOPacketType: UInt8, Sendable, Hashable, CaseIterable {
+    /// `0`: a client joins a namespace (with its auth), or the server accepts (with `sid`).
     case connect = 0
+    /// `1`: either side leaves a namespace.
     case disconnect = 1
+    /// `2`: an event with its arguments, maybe with an ack id.
     case event = 2
+    /// `3`: the answer to an event that asked for one.
     case ack = 3
+    /// `4`: the server refuses a namespace connection (middleware error, unknown namespace).
     case connectError = 4
+    /// `5`: an event whose arguments include binary, sent as attachments after it.
     case binaryEvent = 5
+    /// `6`: an answer with binary attachments.
     case binaryAck = 6
 
     /// Whether packets of this type carry a binary-attachment count (`5`, `6`).
@@ -22,6 +29,7 @@ public enum SocketIOPacketType: UInt8, Sendable, Hashable, CaseIterable {
 /// Wire format: `<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]`,
 /// with the namespace written only when it is not `/`.
 public struct SocketIOPacket: Sendable, Hashable {
+    /// What the packet does; BINARY_ types are chosen when encoding, from the payload.
     public var type: SocketIOPacketType
     /// The namespace, `/` for the main one.
     public var namespace: String
@@ -33,6 +41,7 @@ public struct SocketIOPacket: Sendable, Hashable {
     /// old peers) for CONNECT_ERROR, nothing for DISCONNECT.
     public var payload: JSONValue?
 
+    /// A packet; the static builders (`connect`, `event`, `ack`...) are shorter.
     public init(type: SocketIOPacketType, namespace: String = "/", ackID: Int? = nil, payload: JSONValue? = nil) {
         self.type = type
         self.namespace = namespace
@@ -50,6 +59,7 @@ extension SocketIOPacket {
         SocketIOPacket(type: .connect, namespace: namespace, payload: payload.map { .object($0) })
     }
 
+    /// DISCONNECT: leaves (or, from the server, ends) a namespace connection.
     public static func disconnect(namespace: String = "/") -> SocketIOPacket {
         SocketIOPacket(type: .disconnect, namespace: namespace)
     }
@@ -131,9 +141,13 @@ extension SocketIOPacket {
 /// An encoded packet: the text, to send as one Engine.IO message, then each
 /// attachment as its own binary Engine.IO message, in order.
 public struct SocketIOEncodedPacket: Sendable, Hashable {
+    /// The packet's text form, sent as one text Engine.IO message (for binary packets, with
+    /// placeholders where the attachments go).
     public var text: String
+    /// The binary attachments, each sent as its own binary Engine.IO message after the text.
     public var attachments: [ByteBuffer]
 
+    /// An encoded packet from its parts.
     public init(text: String, attachments: [ByteBuffer] = []) {
         self.text = text
         self.attachments = attachments

@@ -54,8 +54,13 @@ public struct SocketIOPacketDecoder: Sendable {
         "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
     ]
 
+    /// The most binary attachments one packet may announce; more is an error before anything
+    /// is allocated for them.
     public var maxAttachments: Int
+    /// The longest namespace name accepted, in bytes.
     public var maxNamespaceLength: Int
+    /// The deepest JSON nesting accepted in a payload (arrays and objects), so that a
+    /// hostile payload cannot exhaust the stack.
     public var maxDepth: Int
 
     private struct Pending: Sendable {
@@ -66,6 +71,7 @@ public struct SocketIOPacketDecoder: Sendable {
 
     private var pending: Pending?
 
+    /// A decoder with these bounds (the defaults suit the open internet).
     public init(
         maxAttachments: Int = SocketIOPacketDecoder.defaultMaxAttachments,
         maxNamespaceLength: Int = SocketIOPacketDecoder.defaultMaxNamespaceLength,

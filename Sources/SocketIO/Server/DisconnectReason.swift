@@ -13,9 +13,11 @@ public enum DisconnectReason: String, Sendable, Hashable, CustomStringConvertibl
     case forcedClose = "forced close"
     /// The server closed the whole connection from one of its sockets (`disconnect(close: true)`).
     case forcedServerClose = "forced server close"
-    /// The server is closing.
+    /// The server is closing (``SocketIOServer/close()``, or graceful shutdown of its
+    /// `ServiceGroup`); clients reconnect once a server answers again.
     case serverShuttingDown = "server shutting down"
-    /// The client left the namespace.
+    /// The client left the namespace (`socket.disconnect()` on the client); it does not
+    /// reconnect by itself.
     case clientNamespaceDisconnect = "client namespace disconnect"
     /// The server disconnected the socket from the namespace.
     case serverNamespaceDisconnect = "server namespace disconnect"

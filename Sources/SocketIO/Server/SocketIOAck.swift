@@ -51,7 +51,8 @@ public struct SocketIOAck: Sendable {
         sendOnce(arguments)
     }
 
-    /// Answers with one `Encodable` value.
+    /// Answers with one `Encodable` value (converted through `JSONEncoder`); throws, sending
+    /// nothing, when it does not encode.
     public func reply(encoding value: some Encodable) throws {
         sendOnce([try JSONValue(encoding: value)])
     }

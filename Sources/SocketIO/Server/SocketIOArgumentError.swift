@@ -3,6 +3,7 @@ import Logging
 /// An event whose arguments do not fit the type its handler asked for, said in terms a
 /// client developer can act on (`expected a number at .age`), never Swift's internals.
 public struct SocketIOArgumentError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The name of the event whose arguments did not decode.
     public let event: String
     /// What was wrong, e.g. `expected a number at .age`, `missing field "name"`.
     public let detail: String

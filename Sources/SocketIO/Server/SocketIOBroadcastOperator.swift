@@ -4,7 +4,9 @@ import Synchronization
 /// A selection of sockets of one namespace (`io.to("room").except("other")`) and what to
 /// do with them. Values: each operator returns a new selection.
 public struct SocketIOBroadcastOperator: Sendable {
+    /// The namespace whose sockets are selected.
     public let namespace: SocketIONamespace
+    /// The selection so far: rooms, exceptions and flags, as the adapter receives them.
     public private(set) var options: SocketIOBroadcastOptions
 
     init(namespace: SocketIONamespace, rooms: Set<String> = [], except: Set<String> = [],
@@ -15,16 +17,19 @@ public struct SocketIOBroadcastOperator: Sendable {
 
     /// Also the sockets in these rooms.
     public func to(_ rooms: String...) -> Self { to(rooms) }
+    /// Also the sockets in these rooms (a union with the rooms chosen before).
     public func to(_ rooms: some Sequence<String>) -> Self {
         var copy = self
         copy.options.rooms.formUnion(rooms)
         return copy
     }
 
+    /// The same as ``to(_:)-(String...)``, under the reference server's other name.
     public func `in`(_ rooms: String...) -> Self { to(rooms) }
 
     /// Not the sockets in these rooms.
     public func except(_ rooms: String...) -> Self { except(rooms) }
+    /// Not the sockets in these rooms, whatever rooms select them.
     public func except(_ rooms: some Sequence<String>) -> Self {
         var copy = self
         copy.options.except.formUnion(rooms)
@@ -38,20 +43,23 @@ public struct SocketIOBroadcastOperator: Sendable {
         return copy
     }
 
-    /// This node only.
+    /// This node only: with a multi-node adapter, the broadcast is not forwarded to the
+    /// other nodes. No effect with the in-memory adapter.
     public var local: Self {
         var copy = self
         copy.options.flags.local = true
         return copy
     }
 
-    /// How long `emitWithAck` waits.
+    /// How long `emitWithAck` waits for every answer (5 s when not set); the recipients drop
+    /// their entries after it too.
     public func timeout(_ timeout: TimeAmount) -> Self {
         var copy = self
         copy.options.flags.timeout = timeout
         return copy
     }
 
+    /// Sends the event with these arguments to every selected socket, encoded once.
     public func emit(_ name: String, _ arguments: JSONValue...) {
         emit(name, arguments: arguments)
     }
@@ -61,6 +69,8 @@ public struct SocketIOBroadcastOperator: Sendable {
         namespace.adapter.broadcast(.event(name, arguments, namespace: namespace.name), options: options)
     }
 
+    /// Sends the event with one `Encodable` value as its argument (converted through
+    /// `JSONEncoder`); throws when the value does not encode.
     public func emit(_ name: String, encoding value: some Encodable) throws {
         emit(name, arguments: [try JSONValue(encoding: value)])
     }
@@ -72,6 +82,8 @@ public struct SocketIOBroadcastOperator: Sendable {
         try await emitWithAck(name, arguments: arguments)
     }
 
+    /// Sends the event to every selected socket and collects their acknowledgements, as
+    /// ``emitWithAck(_:_:)``.
     public func emitWithAck(_ name: String, arguments: [JSONValue]) async throws -> [[JSONValue]] {
         let id = namespace.nextAckID()
         let packet = SocketIOPacket.event(name, arguments, namespace: namespace.name, ackID: id)
@@ -95,12 +107,16 @@ public struct SocketIOBroadcastOperator: Sendable {
         await namespace.adapter.fetchSockets(options)
     }
 
+    /// Makes every selected socket join these rooms (on every node, unless `local`).
     public func socketsJoin(_ rooms: String...) { socketsJoin(rooms) }
+    /// Makes every selected socket join these rooms (on every node, unless `local`).
     public func socketsJoin(_ rooms: [String]) {
         namespace.adapter.addSockets(options, rooms: Set(rooms))
     }
 
+    /// Makes every selected socket leave these rooms.
     public func socketsLeave(_ rooms: String...) { socketsLeave(rooms) }
+    /// Makes every selected socket leave these rooms.
     public func socketsLeave(_ rooms: [String]) {
         namespace.adapter.delSockets(options, rooms: Set(rooms))
     }

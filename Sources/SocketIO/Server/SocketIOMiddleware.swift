@@ -2,9 +2,12 @@ import NIOCore
 
 /// A middleware's refusal: the client gets CONNECT_ERROR `{"message":…,"data":…}`.
 public struct SocketIOMiddlewareError: Error, Sendable, Equatable {
+    /// The `message` of the CONNECT_ERROR: the client's `connect_error` sees it as `err.message`.
     public var message: String
+    /// Extra details for the client (`err.data`); omitted when nil.
     public var data: JSONValue?
 
+    /// A refusal with this message and optional data.
     public init(_ message: String, data: JSONValue? = nil) {
         self.message = message
         self.data = data

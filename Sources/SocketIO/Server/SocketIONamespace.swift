@@ -4,7 +4,9 @@ import CoreMetrics
 
 /// A namespace (`/`, `/chat`…): its sockets, middlewares, connection handlers and adapter.
 public final class SocketIONamespace: Sendable {
+    /// The namespace name with its leading slash, e.g. `/` or `/admin`.
     public let name: String
+    /// Where the namespace's rooms live and its broadcasts go (one adapter per namespace).
     public let adapter: any SocketIOAdapter
     let localSockets: SocketIOLocalSockets
     let parent: SocketIOParentNamespace?
@@ -42,7 +44,9 @@ public final class SocketIONamespace: Sendable {
         handlers.withLock { $0.middlewares.append(.async(middleware)) }
     }
 
-    /// Runs for each socket that connected (on its event loop), after the CONNECT answer.
+    /// Runs for each socket that connected (on its event loop), before the client gets the
+    /// CONNECT answer: rooms it joins and events it emits apply from the socket's first moment.
+    /// Adds a handler; earlier ones still run, in order.
     public func onConnection(_ handler: @escaping @Sendable (SocketIOSocket) -> Void) {
         handlers.withLock { $0.connection.append(handler) }
     }
@@ -58,6 +62,7 @@ public final class SocketIONamespace: Sendable {
     /// The sockets connected to this namespace on this node.
     public var sockets: [SocketIOSocket] { localSockets.all }
 
+    /// The connected socket with this id on this node, or nil.
     public func socket(id: String) -> SocketIOSocket? { localSockets.socket(id: id) }
 
     /// Runs the middlewares in order on the socket's loop; `done` gets the first refusal.
@@ -96,23 +101,38 @@ public final class SocketIONamespace: Sendable {
 
     var everyone: SocketIOBroadcastOperator { SocketIOBroadcastOperator(namespace: self) }
 
+    /// The sockets in these rooms (all of them, the caller is not excluded).
     public func to(_ rooms: String...) -> SocketIOBroadcastOperator { everyone.to(rooms) }
+    /// The same as ``to(_:)``.
     public func `in`(_ rooms: String...) -> SocketIOBroadcastOperator { everyone.to(rooms) }
+    /// Every socket of the namespace but those in these rooms.
     public func except(_ rooms: String...) -> SocketIOBroadcastOperator { everyone.except(rooms) }
+    /// Every socket, skipping clients that cannot take the packet right now (for updates
+    /// that the next one replaces).
     public var volatile: SocketIOBroadcastOperator { everyone.volatile }
+    /// Every socket on this node only (with a multi-node adapter).
     public var local: SocketIOBroadcastOperator { everyone.local }
+    /// Every socket, with this acknowledgement timeout for `emitWithAck`.
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { everyone.timeout(timeout) }
 
     /// Emits to every socket of the namespace.
     public func emit(_ name: String, _ arguments: JSONValue...) { everyone.emit(name, arguments: arguments) }
+    /// Sends the event to every socket of the namespace, encoded once.
     public func emit(_ name: String, arguments: [JSONValue]) { everyone.emit(name, arguments: arguments) }
+    /// Sends the event to every socket and waits up to `timeout` for all their answers (one
+    /// array of arguments per socket); throws ``SocketIOAckError/timeout(responses:)`` with the
+    /// answers that came when some are missing.
     public func emitWithAck(_ name: String, arguments: [JSONValue], timeout: TimeAmount) async throws -> [[JSONValue]] {
         try await everyone.timeout(timeout).emitWithAck(name, arguments: arguments)
     }
 
+    /// Snapshots of every socket of the namespace (on every node).
     public func fetchSockets() async -> [SocketIORemoteSocket] { await everyone.fetchSockets() }
+    /// Makes every socket of the namespace join these rooms.
     public func socketsJoin(_ rooms: String...) { everyone.socketsJoin(rooms) }
+    /// Makes every socket of the namespace leave these rooms.
     public func socketsLeave(_ rooms: String...) { everyone.socketsLeave(rooms) }
+    /// Disconnects every socket from the namespace; with `close`, their whole connections.
     public func disconnectSockets(close: Bool = false) { everyone.disconnectSockets(close: close) }
 }
 

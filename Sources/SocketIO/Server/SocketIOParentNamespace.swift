@@ -13,14 +13,17 @@ public final class SocketIOParentNamespace: Sendable {
         self.matcher = matcher
     }
 
+    /// Adds a middleware that runs for every connection to every child, before the child's own.
     public func use(_ middleware: @escaping @Sendable (SocketIOSocket) throws -> Void) {
         handlers.withLock { $0.middlewares.append(.sync(middleware)) }
     }
 
+    /// Adds a middleware that awaits (runs in a Task), for every child.
     public func useAsync(_ middleware: @escaping @Sendable (SocketIOSocket) async throws -> Void) {
         handlers.withLock { $0.middlewares.append(.async(middleware)) }
     }
 
+    /// Adds a handler for sockets connecting to any child (on the socket's event loop).
     public func onConnection(_ handler: @escaping @Sendable (SocketIOSocket) -> Void) {
         handlers.withLock { $0.connection.append(handler) }
     }
@@ -28,7 +31,8 @@ public final class SocketIOParentNamespace: Sendable {
     var middlewares: [SocketIOMiddleware] { handlers.withLock { $0.middlewares } }
     var connectionHandlers: [@Sendable (SocketIOSocket) -> Void] { handlers.withLock { $0.connection } }
 
-    /// The namespaces created so far.
+    /// The dynamic namespaces that exist now (empty ones are removed when
+    /// ``SocketIOServerOptions/cleanupEmptyChildNamespaces`` is on).
     public var children: [SocketIONamespace] { childrenBox.withLock { Array($0.values) } }
 
     func add(_ child: SocketIONamespace) {

@@ -21,15 +21,19 @@ public struct SocketIOServerOptions: Sendable {
     public var maxChildNamespaces = 10_000
     /// Makes each namespace's adapter (the in-memory adapter by default).
     public var adapter: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter = { InMemoryAdapter(context: $0) }
-    /// Where the server's metrics go (``SocketIONamespaceMetrics`` lists them); nil: the
+    /// Where the server's metrics go (docs/metrics.md lists them); nil: the
     /// process-wide `MetricsSystem`.
     public var metricsFactory: (any MetricsFactory)?
 
+    /// The defaults: path `/socket.io/`, the reference server's Engine.IO settings, a 45 s
+    /// connect timeout and the in-memory adapter.
     public init() {
         engine = EngineIOOptions()
         engine.path = "/socket.io/"
     }
 
+    /// The URL path the server answers on (`/socket.io/` by default, the clients' default
+    /// too); the same as `engine.path`.
     public var path: String {
         get { engine.path }
         set { engine.path = newValue }
@@ -52,8 +56,10 @@ public struct SocketIOServerOptions: Sendable {
 /// To serve it next to other WebSocket handlers on one port: ``mount(into:)`` on the
 /// server's configuration, and ``accept(_:)`` in its connection handler.
 public final class SocketIOServer: Sendable {
+    /// The settings the server was created with.
     public let options: SocketIOServerOptions
-    /// The Engine.IO server underneath.
+    /// The Engine.IO server underneath: the sessions and transports, whatever namespaces
+    /// they joined (``EngineIOServer/clientsCount`` counts connections, not sockets).
     public let engine: EngineIOServer
     /// The namespaces by name, and how many of them are dynamic (children).
     private let namespaces = Mutex<(byName: [String: SocketIONamespace], children: Int)>(([:], 0))
@@ -62,6 +68,8 @@ public final class SocketIOServer: Sendable {
 
     private var metricsFactory: any MetricsFactory { options.metricsFactory ?? MetricsSystem.factory }
 
+    /// A server with the main namespace `/`; it serves nothing until ``listen(port:host:)``
+    /// or ``mount(into:)``.
     public init(options: SocketIOServerOptions = SocketIOServerOptions()) {
         self.options = options
         let box = ServerBox()
@@ -82,7 +90,8 @@ public final class SocketIOServer: Sendable {
 
     // MARK: - Namespaces
 
-    /// The main namespace `/`.
+    /// The main namespace `/`, which every client joins by default; the server's own
+    /// `emit`, `to`, `use`... act on it.
     public var sockets: SocketIONamespace { of("/") }
 
     /// The namespace `name`, created when new.
@@ -176,20 +185,37 @@ public final class SocketIOServer: Sendable {
 
     // MARK: - The main namespace
 
+    /// Adds a handler for sockets connecting to the main namespace (see
+    /// ``SocketIONamespace/onConnection(_:)``).
     public func onConnection(_ handler: @escaping @Sendable (SocketIOSocket) -> Void) { sockets.onConnection(handler) }
+    /// Adds a middleware to the main namespace: it runs on the socket's loop before the
+    /// socket connects; throwing refuses it (``SocketIOMiddlewareError`` for the message).
     public func use(_ middleware: @escaping @Sendable (SocketIOSocket) throws -> Void) { sockets.use(middleware) }
+    /// Adds a middleware to the main namespace that may await (it runs in a Task).
     public func useAsync(_ middleware: @escaping @Sendable (SocketIOSocket) async throws -> Void) { sockets.useAsync(middleware) }
+    /// Sends the event to every socket of the main namespace, encoded once.
     public func emit(_ name: String, _ arguments: JSONValue...) { sockets.emit(name, arguments: arguments) }
+    /// Sends the event to every socket of the main namespace, encoded once.
     public func emit(_ name: String, arguments: [JSONValue]) { sockets.emit(name, arguments: arguments) }
+    /// The sockets of the main namespace in these rooms; chain more operators, then `emit`.
     public func to(_ rooms: String...) -> SocketIOBroadcastOperator { sockets.everyone.to(rooms) }
+    /// The same as ``to(_:)``.
     public func `in`(_ rooms: String...) -> SocketIOBroadcastOperator { sockets.everyone.to(rooms) }
+    /// Every socket of the main namespace but those in these rooms.
     public func except(_ rooms: String...) -> SocketIOBroadcastOperator { sockets.everyone.except(rooms) }
+    /// Every socket of the main namespace, skipping clients that cannot take the packet now.
     public var volatile: SocketIOBroadcastOperator { sockets.volatile }
+    /// Every socket of the main namespace on this node only.
     public var local: SocketIOBroadcastOperator { sockets.local }
+    /// Every socket of the main namespace, with this timeout for `emitWithAck`.
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { sockets.timeout(timeout) }
+    /// Snapshots of every socket of the main namespace (on every node).
     public func fetchSockets() async -> [SocketIORemoteSocket] { await sockets.fetchSockets() }
+    /// Makes every socket of the main namespace join these rooms.
     public func socketsJoin(_ rooms: String...) { sockets.everyone.socketsJoin(rooms) }
+    /// Makes every socket of the main namespace leave these rooms.
     public func socketsLeave(_ rooms: String...) { sockets.everyone.socketsLeave(rooms) }
+    /// Disconnects every socket of the main namespace; with `close`, their whole connections.
     public func disconnectSockets(close: Bool = false) { sockets.disconnectSockets(close: close) }
 
     // MARK: - Serving

@@ -8,8 +8,12 @@ import Synchronization
 /// It lives on its connection's event loop: handlers run there, one event at a time. Its
 /// methods may be called from anywhere.
 public final class SocketIOSocket: @unchecked Sendable {
+    /// The socket id, random and unique per namespace connection (not the Engine.IO session
+    /// id); every socket is in the room of this name.
     public let id: String
+    /// The namespace the socket joined.
     public let namespace: SocketIONamespace
+    /// What the client sent when it connected: headers, query, address and auth payload.
     public let handshake: SocketIOHandshake
     let client: SocketIOConnection
     private let dataBox = Mutex<JSONValue>(.null)
@@ -56,6 +60,8 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// The event loop the socket's events run on now.
     public var eventLoop: EventLoop { client.engine.eventLoop }
 
+    /// Whether the socket is still connected to its namespace; false once it disconnected
+    /// (emits are then ignored).
     public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
 
     /// Free storage for the application (shared with `fetchSockets`).
@@ -160,10 +166,13 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     // MARK: - Emitting
 
+    /// Sends the event with these arguments to this client. Binary arguments (`.binary`)
+    /// travel as attachments. Ignored once disconnected.
     public func emit(_ name: String, _ arguments: JSONValue...) {
         emit(name, arguments: arguments)
     }
 
+    /// Sends the event with these arguments to this client.
     public func emit(_ name: String, arguments: [JSONValue]) {
         let packet = SocketIOPacket.event(name, arguments, namespace: namespace.name)
         run { $0.write(packet) }
@@ -202,6 +211,9 @@ public final class SocketIOSocket: @unchecked Sendable {
         try await emitWithAck(name, arguments: arguments, timeout: timeout)
     }
 
+    /// Emits and returns the client's acknowledgement (its callback's arguments). Throws
+    /// ``SocketIOAckError/timeout(responses:)`` after `timeout` (nil: waits until the
+    /// disconnect) and ``SocketIOAckError/disconnected`` when the socket goes first.
     public func emitWithAck(_ name: String, arguments: [JSONValue], timeout: TimeAmount? = nil) async throws -> [JSONValue] {
         try await withCheckedThrowingContinuation { continuation in
             emit(name, arguments: arguments, timeout: timeout) { result in
@@ -229,14 +241,18 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     // MARK: - Rooms and broadcasts
 
+    /// Joins these rooms (joining a room twice is harmless). Rooms are per namespace.
     public func join(_ rooms: String...) {
         join(Set(rooms))
     }
 
+    /// Joins these rooms.
     public func join(_ rooms: Set<String>) {
         namespace.adapter.addAll(id, rooms: rooms)
     }
 
+    /// Leaves a room; leaving a room the socket is not in does nothing. At the disconnect the
+    /// socket leaves all its rooms by itself.
     public func leave(_ room: String) {
         namespace.adapter.del(id, room: room)
     }
@@ -246,6 +262,7 @@ public final class SocketIOSocket: @unchecked Sendable {
         SocketIOBroadcastOperator(namespace: namespace, rooms: Set(rooms), except: [id])
     }
 
+    /// The same as ``to(_:)``: everyone in these rooms but this socket.
     public func `in`(_ rooms: String...) -> SocketIOBroadcastOperator {
         SocketIOBroadcastOperator(namespace: namespace, rooms: Set(rooms), except: [id])
     }
