@@ -96,6 +96,10 @@ def test_metrics_count_what_the_clients_did(chat_factory):
         assert value(samples, "duplex_websocket_messages_sent_total") >= chat_messages * ws_clients
         assert value(samples, "socket_io_events_sent_total", namespace="/") >= chat_messages * sio_clients
         assert value(samples, "duplex_websocket_sent_bytes_total") > value(samples, "duplex_websocket_messages_sent_total")
+        assert value(samples, "duplex_chat_messages_total") == chat_messages
+        assert value(samples, "duplex_chat_members") == ws_clients + sio_clients
+        assert value(samples, "duplex_chat_rooms") == 1
+        assert value(samples, "duplex_chat_messages_refused_total") == 0
 
         # A refused handshake is counted with its status.
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
@@ -110,7 +114,8 @@ def test_metrics_count_what_the_clients_did(chat_factory):
         for _ in range(100):
             samples = await asyncio.to_thread(scrape, server.port)
             if value(samples, "duplex_websocket_connections") == 0 \
-                    and value(samples, "socket_io_disconnect_total", namespace="/") == sio_clients:
+                    and value(samples, "socket_io_disconnect_total", namespace="/") == sio_clients \
+                    and value(samples, "duplex_chat_rooms") == 0:
                 break
             await asyncio.sleep(0.05)
         assert value(samples, "duplex_websocket_connections") == 0
@@ -118,5 +123,7 @@ def test_metrics_count_what_the_clients_did(chat_factory):
         assert value(samples, "duplex_websocket_handshakes_total", result="rejected", status="400") == 1
         assert value(samples, "socket_io_connected", namespace="/") == 0
         assert value(samples, "socket_io_disconnect_total", namespace="/") == sio_clients
+        assert value(samples, "duplex_chat_members") == 0
+        assert value(samples, "duplex_chat_rooms") == 0
 
     asyncio.run(scenario())

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import SocketIO
 import Synchronization
+import CoreMetrics
 
 /// The room logic, whatever the transport: identities, names, rooms, presence, limits and
 /// history.
@@ -84,6 +85,7 @@ public final class ChatHub: @unchecked Sendable {
     public let settings: Settings
     private let store: ChatStore
     private let logger: Logger
+    private let metrics: ChatMetrics
     private let nextMemberID = Atomic<UInt64>(1)
 
     // Event-loop confined.
@@ -98,7 +100,10 @@ public final class ChatHub: @unchecked Sendable {
     /// cost N broadcasts to the rest).
     private var closing = false
 
-    public init(store: ChatStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat")) {
+    /// `metricsFactory`: where the chat's metrics go (nil: the process-wide `MetricsSystem`).
+    public init(store: ChatStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat"),
+                metricsFactory: (any MetricsFactory)? = nil) {
+        self.metrics = ChatMetrics(factory: metricsFactory ?? MetricsSystem.factory)
         self.store = store
         self.eventLoop = eventLoop
         self.settings = settings
@@ -259,6 +264,7 @@ public final class ChatHub: @unchecked Sendable {
         let room = rooms[member.target] ?? {
             let made = RoomState(name: member.target, recentCapacity: settings.historyLimit + 256)
             rooms[member.target] = made
+            metrics.rooms.increment()
             return made
         }()
         if room.loaded {
@@ -294,6 +300,7 @@ public final class ChatHub: @unchecked Sendable {
         let joinedAfter = member.joinedAfter
         members[id] = member
         let arrived = room.add(id, endpoint: member.endpoint, name: member.name, identity: identity.id)
+        metrics.members.increment()
         var welcome = ChatEnvelope(type: .welcome, msg: "Welcome, \(member.name)", room: room.name)
         welcome.you = member.name
         welcome.uid = identity.id
@@ -326,13 +333,17 @@ public final class ChatHub: @unchecked Sendable {
     /// connection there).
     private func exit(_ id: MemberID, from room: RoomState) {
         guard let (entry, departed) = room.remove(id) else { return }
+        metrics.members.decrement()
         if departed { announce(.leave, entry.name, uid: entry.identity, in: room) }
         broadcastPresence(room)
         dropIfUnused(room)
     }
 
     private func dropIfUnused(_ room: RoomState) {
-        if room.isUnused, !room.presenceScheduled, rooms[room.name] === room { rooms[room.name] = nil }
+        if room.isUnused, !room.presenceScheduled, rooms[room.name] === room {
+            rooms[room.name] = nil
+            metrics.rooms.decrement()
+        }
     }
 
     /// Enter and leave lines go to small rooms only (see `presenceListLimit`).
@@ -394,6 +405,7 @@ public final class ChatHub: @unchecked Sendable {
         if writer.submit(message, from: id) {
             members[id]?.unstored += 1
         } else {
+            metrics.refused.increment()
             reply(.overloaded, to: id)
         }
     }
@@ -420,6 +432,7 @@ public final class ChatHub: @unchecked Sendable {
     /// would come in, in the store's order).
     private func deliver(_ message: StoredMessage) {
         guard let room = rooms[message.room], room.record(message) else { return }
+        metrics.messages.increment()
         room.broadcast(.message(message))
     }
 
