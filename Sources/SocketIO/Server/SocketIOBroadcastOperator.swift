@@ -91,8 +91,8 @@ public struct SocketIOBroadcastOperator: Sendable {
     }
 
     /// Snapshots of the selected sockets (on every node).
-    public func fetchSockets() async -> [SocketIORemoteSocket] {
-        await namespace.adapter.fetchSockets(options)
+    public func fetchSockets() async throws -> [SocketIORemoteSocket] {
+        try await namespace.adapter.fetchSockets(options)
     }
 
     public func socketsJoin(_ rooms: String...) { socketsJoin(rooms) }

@@ -28,7 +28,8 @@ public final class SocketIONamespace: Sendable {
     let localSockets: SocketIOLocalSockets
     let parent: SocketIOParentNamespace?
     private let handlers = Mutex<(middlewares: [SocketIOMiddleware], connection: [@Sendable (SocketIOSocket) -> Void])>(([], []))
-    private let ackIDs = Atomic<Int>(0)
+    private let ackIDs = SocketIOAckIDs()
+    private let serverSideListeners = SocketIOServerSideListeners()
     /// Connection attempts under way (middlewares running); guarded by the server's
     /// namespace lock.
     nonisolated(unsafe) var connectsInFlight = 0
@@ -38,11 +39,12 @@ public final class SocketIONamespace: Sendable {
         self.parent = parent
         let sockets = SocketIOLocalSockets()
         self.localSockets = sockets
-        self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets))
+        self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets, ackIDs: ackIDs,
+                                                             serverSideListeners: serverSideListeners))
     }
 
     func nextAckID() -> Int {
-        ackIDs.wrappingAdd(1, ordering: .relaxed).oldValue
+        ackIDs.next()
     }
 
     /// Adds a middleware that runs on the socket's loop.
@@ -123,10 +125,38 @@ public final class SocketIONamespace: Sendable {
         try await everyone.timeout(timeout).emitWithAck(name, arguments: arguments)
     }
 
-    public func fetchSockets() async -> [SocketIORemoteSocket] { await everyone.fetchSockets() }
+    public func fetchSockets() async throws -> [SocketIORemoteSocket] { try await everyone.fetchSockets() }
     public func socketsJoin(_ rooms: String...) { everyone.socketsJoin(rooms) }
     public func socketsLeave(_ rooms: String...) { everyone.socketsLeave(rooms) }
     public func disconnectSockets(close: Bool = false) { everyone.disconnectSockets(close: close) }
+
+    // MARK: - Between servers
+
+    /// How many servers share this namespace (1 with the in-memory adapter).
+    public func serverCount() async -> Int { await adapter.serverCount() }
+
+    /// Sends an event to this namespace's server-side listeners (``onServerSideEmit(_:_:)``)
+    /// on the other servers of the cluster; not to clients, not to this server.
+    public func serverSideEmit(_ name: String, _ arguments: JSONValue...) {
+        serverSideEmit(name, arguments: arguments)
+    }
+
+    public func serverSideEmit(_ name: String, arguments: [JSONValue]) {
+        adapter.serverSideEmit([.string(name)] + arguments)
+    }
+
+    /// Like ``serverSideEmit(_:arguments:)``, and returns one answer per other server.
+    /// Throws ``SocketIOClusterError/timeout(missing:responses:)`` when some do not answer
+    /// within `timeout`.
+    public func serverSideEmitWithAck(_ name: String, arguments: [JSONValue],
+                                      timeout: TimeAmount = SocketIOBroadcastOptions.defaultAckTimeout) async throws -> [JSONValue] {
+        try await adapter.serverSideEmitWithAck([.string(name)] + arguments, timeout: timeout)
+    }
+
+    /// Handles the event `name` that another server sent with `serverSideEmit`.
+    public func onServerSideEmit(_ name: String, _ handler: @escaping @Sendable (SocketIOServerSideEvent) -> Void) {
+        serverSideListeners.add(name, handler)
+    }
 }
 
 /// A family of namespaces created on demand: the first client that connects to a

@@ -180,7 +180,17 @@ public final class SocketIOServer: Sendable {
     public var volatile: SocketIOBroadcastOperator { sockets.volatile }
     public var local: SocketIOBroadcastOperator { sockets.local }
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { sockets.timeout(timeout) }
-    public func fetchSockets() async -> [SocketIORemoteSocket] { await sockets.fetchSockets() }
+    public func fetchSockets() async throws -> [SocketIORemoteSocket] { try await sockets.fetchSockets() }
+    public func serverCount() async -> Int { await sockets.serverCount() }
+    public func serverSideEmit(_ name: String, _ arguments: JSONValue...) { sockets.serverSideEmit(name, arguments: arguments) }
+    public func serverSideEmit(_ name: String, arguments: [JSONValue]) { sockets.serverSideEmit(name, arguments: arguments) }
+    public func serverSideEmitWithAck(_ name: String, arguments: [JSONValue],
+                                      timeout: TimeAmount = SocketIOBroadcastOptions.defaultAckTimeout) async throws -> [JSONValue] {
+        try await sockets.serverSideEmitWithAck(name, arguments: arguments, timeout: timeout)
+    }
+    public func onServerSideEmit(_ name: String, _ handler: @escaping @Sendable (SocketIOServerSideEvent) -> Void) {
+        sockets.onServerSideEmit(name, handler)
+    }
     public func socketsJoin(_ rooms: String...) { sockets.everyone.socketsJoin(rooms) }
     public func socketsLeave(_ rooms: String...) { sockets.everyone.socketsLeave(rooms) }
     public func disconnectSockets(close: Bool = false) { sockets.disconnectSockets(close: close) }

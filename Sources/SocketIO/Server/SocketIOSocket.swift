@@ -3,6 +3,12 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What the client sent when it connected to a namespace.
 public struct SocketIOHandshake: Sendable {
     public let headers: HTTPHeaders
@@ -14,6 +20,8 @@ public struct SocketIOHandshake: Sendable {
     public let auth: JSONObject
     /// The URI of the Engine.IO handshake request.
     public let url: String
+    /// When the socket connected: milliseconds since 1970.
+    public let issued: Int64
 
     public init(headers: HTTPHeaders, query: [String: String], remoteAddress: SocketAddress?, auth: JSONObject, url: String) {
         self.headers = headers
@@ -22,6 +30,25 @@ public struct SocketIOHandshake: Sendable {
         self.address = remoteAddress?.ipAddress ?? ""
         self.auth = auth
         self.url = url
+        self.issued = Self.nowMilliseconds()
+    }
+
+    /// A handshake as another node reports it (`fetchSockets` across servers): the address
+    /// as text, no socket address.
+    public init(headers: HTTPHeaders, query: [String: String], address: String, auth: JSONObject, url: String, issued: Int64) {
+        self.headers = headers
+        self.query = query
+        self.remoteAddress = nil
+        self.address = address
+        self.auth = auth
+        self.url = url
+        self.issued = issued
+    }
+
+    private static func nowMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }
 
@@ -168,7 +195,8 @@ public final class SocketIOSocket: @unchecked Sendable {
         client.engine.isOnLoop ? client.engine.currentTransport : .polling
     }
 
-    var remote: SocketIORemoteSocket {
+    /// A snapshot as `fetchSockets` returns it (what a cluster adapter sends other nodes).
+    public var remote: SocketIORemoteSocket {
         SocketIORemoteSocket(id: id, namespace: namespace, handshake: handshake, rooms: rooms, data: data)
     }
 
