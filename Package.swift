@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(name: "MessagePackTests", dependencies: ["MessagePack"]),
-        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "SocketIO", "MessagePack"]),
+        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "SocketIO", "MessagePack", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ]
 )
 

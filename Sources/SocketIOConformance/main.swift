@@ -24,7 +24,6 @@
 // emits "message" with its arguments to every socket. Default Engine.IO heartbeat.
 import Duplex
 import NIOCore
-import Dispatch
 import Logging
 import NIOPosix
 import PostgresNIO
@@ -163,21 +162,7 @@ let server = WebSocketServer(configuration: configuration, group: group) { conne
 }
 cluster?.start()
 // A cluster node says goodbye on SIGTERM/SIGINT (the others drop it at once).
-let signalSources = cluster.map { cluster in
-    [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler {
-            Task {
-                await io.close()
-                await cluster.shutdown()
-                await server.close()
-            }
-        }
-        source.resume()
-        return source
-    }
-} ?? []
+let signalSources = cluster.map { closeOnSignals(io: io, cluster: $0, server: server) } ?? []
 let port = try await server.listen(port: arguments.port, host: arguments.host)
 print("duplex-socketio-conformance listening on \(arguments.host):\(port)\(arguments.interop ? " (interop)" : "")\(cluster != nil ? " (cluster on PostgreSQL)" : "")")
 try await server.run()
