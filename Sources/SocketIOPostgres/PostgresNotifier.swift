@@ -85,6 +85,9 @@ final class PostgresNotifier: Sendable {
 
     private var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Messages dropped so far because the outgoing queue was full.
+    var droppedOutgoing: Int { state.withLock { $0.droppedOutgoing } }
+
     // MARK: - Channels
 
     /// LISTENs on `channel` from now on (and after every reconnection).
@@ -251,7 +254,7 @@ final class PostgresNotifier: Sendable {
 
 /// Notifications in arrival order: a message is handed on once everything before it has
 /// been (attachments are read first). Confined to the notifier's event loop.
-private final class InboundQueue: @unchecked Sendable {
+final class InboundQueue: @unchecked Sendable {
     private final class Slot {
         let channel: String
         var message: ClusterMessage?
@@ -269,7 +272,7 @@ private final class InboundQueue: @unchecked Sendable {
     private let isOwn: @Sendable (String, String) -> Bool
     private let receive: PostgresNotifier.Receive
     private var slots = CircularBuffer<Slot>()
-    private var dropped = 0
+    private(set) var dropped = 0
     private var undecodable = 0
     /// Reads an attachment (set once by the notifier before any notification).
     nonisolated(unsafe) var fetch: (@Sendable (Int64) async throws -> ClusterMessage?)?
@@ -327,6 +330,9 @@ private final class InboundQueue: @unchecked Sendable {
             }
         }
     }
+
+    /// Notifications waiting (on the loop).
+    var pendingCount: Int { slots.count }
 
     @discardableResult
     private func admit(_ slot: Slot) -> Bool {
