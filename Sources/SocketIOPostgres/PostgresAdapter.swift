@@ -23,8 +23,10 @@ public final class PostgresAdapter: SocketIOAdapter {
     /// When the heartbeat timer was last restarted (by a message that counts as one).
     private let heartbeatRestarted = Mutex(NIODeadline.now())
     private let sweep = Mutex<RepeatedTask?>(nil)
+    private let onClose: @Sendable (PostgresAdapter) -> Void
 
-    init(context: SocketIOAdapterContext, notifier: PostgresNotifier, options: PostgresAdapterOptions, logger: Logger) {
+    init(context: SocketIOAdapterContext, notifier: PostgresNotifier, options: PostgresAdapterOptions, logger: Logger,
+         onClose: @escaping @Sendable (PostgresAdapter) -> Void = { _ in }) {
         self.context = context
         self.uid = Self.randomID()
         self.channel = options.channelPrefix + "#" + context.namespace
@@ -34,6 +36,7 @@ public final class PostgresAdapter: SocketIOAdapter {
         self.membership = NodeMembership(timeout: options.heartbeatTimeout)
         self.requests = ClusterRequests(eventLoop: notifier.eventLoop, limit: options.maxPendingRequests)
         self.logger = logger
+        self.onClose = onClose
     }
 
     /// 8 random bytes in hex, as the reference makes uids and request ids.
@@ -184,6 +187,7 @@ public final class PostgresAdapter: SocketIOAdapter {
         publish(.adapterClose)
         sweep.withLock { $0?.cancel(); $0 = nil }
         requests.cancelAll()
+        onClose(self)
     }
 
     // MARK: - Receiving

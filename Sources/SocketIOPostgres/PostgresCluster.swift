@@ -57,7 +57,11 @@ public final class PostgresCluster: Sendable {
 
     /// The adapter of a namespace: listens on its channel from now on.
     public func makeAdapter(_ context: SocketIOAdapterContext) -> PostgresAdapter {
-        let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger)
+        let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger) { [weak self] closed in
+            // A dynamic namespace removed when empty: forget its adapter (a new one, with a
+            // new uid, comes with the namespace's next socket). The LISTEN stays.
+            self?.adapters.withLock { if $0[closed.channel] === closed { $0[closed.channel] = nil } }
+        }
         adapters.withLock { $0[adapter.channel] = adapter }
         notifier.listen(adapter.channel)
         adapter.start()

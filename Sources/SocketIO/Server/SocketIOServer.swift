@@ -162,6 +162,9 @@ public final class SocketIOServer: Sendable {
         namespaces.byName[namespace.name] = nil
         namespaces.children -= 1
         parent.remove(namespace)
+        // As the reference does: a cluster adapter says goodbye and stops its timers.
+        let adapter = namespace.adapter
+        Task { await adapter.close() }
     }
 
     /// The number of namespaces that exist now (static and dynamic).
