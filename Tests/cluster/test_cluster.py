@@ -173,7 +173,9 @@ def test_node_killed_is_dropped_and_requests_stop_waiting_for_it(cluster):
     assert time.monotonic() - killed_at < 14
     # and nobody waits for it any more
     started = time.monotonic()
-    assert [d["id"] for d in a.sio.call("fetch-details", timeout=10)] == sorted([a.sid, b.sid])
+    ids = {d["id"] for d in a.sio.call("fetch-details", timeout=10)}
+    # (the server-count probes may still be leaving: only node3's socket must be gone)
+    assert {a.sid, b.sid} <= ids and c.sid not in ids
     assert time.monotonic() - started < 2
     assert "cluster node dropped" in node1.log()
 
