@@ -149,7 +149,7 @@ def test_server_side_emit_with_and_without_acks(cluster):
     assert clients[1].next("announced") == ("hello", "node2")
     assert clients[2].next("announced") == ("hello", "node3")
     assert clients[0].nothing("announced", wait=0.5)
-    answers = clients[0].sio.call("server-side-emit-ack", {"event": "whoami", "args": [], "timeout": 3000}, timeout=10)
+    answers = clients[0].sio.call("server-side-emit-ack", {"event": "whoami", "args": [], "timeout": 5000}, timeout=10)
     assert sorted(answers) == ["node2", "node3"]
     # no listener anywhere: no answers, the reference's timeout error
     result = clients[0].sio.call("server-side-emit-ack", {"event": "nobody-listens", "args": [], "timeout": 500}, timeout=10)
