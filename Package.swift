@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "Duplex", targets: ["Duplex"]),
         .library(name: "ChatRoom", targets: ["ChatRoom"]),
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        // Socket.IO across servers through PostgreSQL (its own product: only its users build postgres-nio).
+        .library(name: "SocketIOPostgres", targets: ["SocketIOPostgres"]),
         .executable(name: "duplex", targets: ["DuplexCLI"]),
         .executable(name: "duplex-socketio-conformance", targets: ["SocketIOConformance"]),
         .executable(name: "duplex-autobahn-client", targets: ["AutobahnClient"]),
@@ -31,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // `swift package generate-documentation` (DocC); a plugin, so nothing for users to build.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // RFC 6455 WebSockets: frame codec, handshake, connection, server.
@@ -73,6 +76,24 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // A small MessagePack codec (the cluster adapter's attachments).
+        .target(
+            name: "MessagePack",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The cluster adapter on PostgreSQL LISTEN/NOTIFY, wire-compatible with
+        // Node's @socket.io/postgres-adapter.
+        .target(
+            name: "SocketIOPostgres",
+            dependencies: [
+                "Duplex", "SocketIO", "MessagePack",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Load generator behind `duplex bench`.
         .target(
             name: "DuplexBench",
@@ -94,7 +115,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SocketIOConformance",
-            dependencies: ["SocketIO", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["SocketIO", "SocketIOPostgres", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .executableTarget(
             name: "AutobahnClient",
@@ -104,6 +125,8 @@ let package = Package(
         .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .testTarget(name: "MessagePackTests", dependencies: ["MessagePack"]),
+        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "SocketIO", "MessagePack", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ]
 )
 
@@ -127,6 +150,7 @@ if getenv("DUPLEX_FUZZ") != nil {
         ("FuzzSocketIO", ["FuzzSupport", "SocketIO"]),
         ("FuzzJSON", ["FuzzSupport", "SocketIO"]),
         ("FuzzChatCommand", ["FuzzSupport", "ChatRoom"]),
+        ("FuzzMessagePack", ["FuzzSupport", "MessagePack"]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(

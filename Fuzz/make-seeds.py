@@ -262,3 +262,31 @@ chat = {
 }
 for name, data in chat.items():
     write("FuzzChatCommand", name, data)
+
+# --- FuzzMessagePack (written by hand: the seeds must not depend on a msgpack package)
+def mp_str(s):
+    b = s.encode()
+    return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
+
+
+attachment = (b"\x84" + mp_str("type") + b"\x03" + mp_str("data") + b"\x82" + mp_str("packet")
+              + b"\x82" + mp_str("type") + b"\x02" + mp_str("data") + b"\x92" + mp_str("bin")
+              + b"\xc4\x04\xde\xad\xbe\xef" + mp_str("opts") + b"\x83" + mp_str("rooms") + b"\x90"
+              + mp_str("except") + b"\x90" + mp_str("flags") + b"\x80"
+              + mp_str("uid") + mp_str("86f44ab166f37781") + mp_str("nsp") + mp_str("/"))
+msgpack_seeds = {
+    "attachment-broadcast": attachment,
+    "scalars": b"\x9a\xc0\xc2\xc3\x7f\xe0\xcc\xff\xd1\x80\x00\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00"
+               b"\xca\x3f\xc0\x00\x00\xcf" + b"\xff" * 8,
+    "str16-bin16": b"\x92\xda\x00\x03abc\xc5\x00\x02\x01\x02",
+    "ext-timestamp": b"\xd6\xff\x00\x00\x00\x01",
+    "ext8": b"\xc7\x03\x05\x01\x02\x03",
+    "array32-huge-announced": b"\xdd\xff\xff\xff\xff\xc0",
+    "bin32-huge-announced": b"\xc6\xff\xff\xff\xff\x00",
+    "deep-64": b"\x91" * 64 + b"\xc0",
+    "deep-65": b"\x91" * 65 + b"\xc0",
+    "invalid-c1": b"\xc1",
+    "bad-utf8": b"\xa2\xff\xfe",
+}
+for name, data in msgpack_seeds.items():
+    write("FuzzMessagePack", name, data)

@@ -70,9 +70,9 @@ enum InteropHandlers {
             socket.onRequest("fetch-sockets") { event in
                 let found: [SocketIORemoteSocket]
                 if let room = event.arguments.first?.stringValue {
-                    found = await io.in(room).fetchSockets()
+                    found = try await io.in(room).fetchSockets()
                 } else {
-                    found = await io.fetchSockets()
+                    found = try await io.fetchSockets()
                 }
                 return [.array(found.map(\.id).sorted().map { .string($0) })]
             }

@@ -12,13 +12,23 @@
 //
 // --threads N: event loops (default: one per core).
 //
+// --postgres URL: a node of a Socket.IO cluster on that PostgreSQL database
+// (postgres://user[:password]@host:port/db, `?host=/dir` for a Unix socket), wire-compatible
+// with Node's @socket.io/postgres-adapter (docs/cluster.md). SIGTERM/SIGINT then close the
+// server and the adapters (ADAPTER_CLOSE) before exiting. --node-name NAME: what this node
+// answers to the interop cluster events (default: the port). --attachments-cleanup MS: how
+// often (and past what age) the attachments table is cleaned (default 30000).
+//
 // --bench: the server `duplex bench socketio` measures (same handlers as the peer in
 // Benchmarks/servers/socketio_server.py): "echo" is acked with its arguments, "broadcast"
 // emits "message" with its arguments to every socket. Default Engine.IO heartbeat.
 import Duplex
 import NIOCore
+import Logging
 import NIOPosix
+import PostgresNIO
 import SocketIO
+import SocketIOPostgres
 
 #if canImport(Glibc)
 import Glibc
@@ -37,6 +47,9 @@ struct Arguments {
     var maxSessionsPerAddress: Int?
     var maxChildNamespaces: Int?
     var threads: Int?
+    var postgres: String?
+    var nodeName: String?
+    var attachmentsCleanup: Int?
 
     init(_ argv: [String]) {
         var iterator = argv.dropFirst().makeIterator()
@@ -54,8 +67,11 @@ struct Arguments {
             case "--max-sessions-per-address": maxSessionsPerAddress = Int(iterator.next() ?? "")
             case "--max-child-namespaces": maxChildNamespaces = Int(iterator.next() ?? "")
             case "--threads": threads = Int(iterator.next() ?? "")
+            case "--postgres": postgres = iterator.next()
+            case "--node-name": nodeName = iterator.next()
+            case "--attachments-cleanup": attachmentsCleanup = Int(iterator.next() ?? "")
             case "-h", "--help":
-                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N]")
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N] [--postgres URL] [--node-name NAME] [--attachments-cleanup MS]")
                 exit(0)
             default:
                 print("unknown argument \(argument)")
@@ -78,6 +94,21 @@ if let value = arguments.maxBufferedBytes { socketIOOptions.engine.maxBufferedBy
 if let value = arguments.maxSessions { socketIOOptions.engine.maxSessions = value }
 if let value = arguments.maxSessionsPerAddress { socketIOOptions.engine.maxSessionsPerAddress = value }
 if let value = arguments.maxChildNamespaces { socketIOOptions.maxChildNamespaces = value }
+var cluster: PostgresCluster?
+if let url = arguments.postgres {
+    var logger = Logger(label: "duplex.socketio.postgres")
+    logger.logLevel = .info
+    do {
+        var clusterOptions = PostgresAdapterOptions()
+        if let value = arguments.attachmentsCleanup { clusterOptions.cleanupInterval = .milliseconds(Int64(value)) }
+        cluster = PostgresCluster(configuration: try PostgresConnection.Configuration(url: url), options: clusterOptions,
+                                  logger: logger)
+    } catch {
+        print("--postgres: \(error)")
+        exit(2)
+    }
+    socketIOOptions.adapter = cluster!.adapterFactory
+}
 let io = SocketIOServer(options: socketIOOptions)
 
 var configuration = WebSocketServer.Configuration()
@@ -100,6 +131,7 @@ if arguments.bench {
 } else if arguments.interop {
     engineEcho = nil
     InteropHandlers.install(on: io)
+    ClusterInteropHandlers.install(on: io, nodeName: arguments.nodeName ?? String(arguments.port))
 } else {
     var engineOptions = EngineIOOptions()
     engineOptions.path = "/engine.io/"
@@ -128,6 +160,10 @@ let server = WebSocketServer(configuration: configuration, group: group) { conne
     if io.accept(connection) { return }
     connection.close(code: .policyViolation, reason: "no such endpoint")
 }
+cluster?.start()
+// A cluster node says goodbye on SIGTERM/SIGINT (the others drop it at once).
+let signalSources = cluster.map { closeOnSignals(io: io, cluster: $0, server: server) } ?? []
 let port = try await server.listen(port: arguments.port, host: arguments.host)
-print("duplex-socketio-conformance listening on \(arguments.host):\(port)\(arguments.interop ? " (interop)" : "")")
+print("duplex-socketio-conformance listening on \(arguments.host):\(port)\(arguments.interop ? " (interop)" : "")\(cluster != nil ? " (cluster on PostgreSQL)" : "")")
 try await server.run()
+signalSources.forEach { $0.cancel() }

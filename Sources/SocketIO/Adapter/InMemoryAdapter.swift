@@ -72,7 +72,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     public func serverCount() async -> Int { 1 }
 
-    public func fetchSockets(_ options: SocketIOBroadcastOptions) async -> [SocketIORemoteSocket] {
+    public func fetchSockets(_ options: SocketIOBroadcastOptions) async throws -> [SocketIORemoteSocket] {
         localRecipients(options).map { $0.remote }
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import CoreMetrics
 
 /// Which sockets a broadcast or a bulk operation reaches.
 public struct SocketIOBroadcastOptions: Sendable, Hashable {
@@ -62,7 +63,7 @@ public struct SocketIOBroadcastAck: Sendable {
 public final class SocketIOLocalSockets: Sendable {
     private let sockets = Mutex<[String: SocketIOSocket]>([:])
 
-    init() {}
+    public init() {}
 
     /// The local socket with this id, or nil.
     public func socket(id: String) -> SocketIOSocket? {
@@ -86,14 +87,52 @@ public final class SocketIOLocalSockets: Sendable {
     }
 }
 
-/// What an adapter is created with: its namespace's name and local sockets.
+/// What an adapter is created with: its namespace's name and local sockets, the
+/// namespace's ack ids (a broadcast with acks from another node needs one) and its
+/// server-side listeners (what `serverSideEmit` from another node reaches).
 public struct SocketIOAdapterContext: Sendable {
     /// The name of the namespace the adapter serves (`/`, `/chat`...).
     public let namespace: String
     /// The namespace's sockets on this node: where the adapter delivers packets.
     public let sockets: SocketIOLocalSockets
+    /// The namespace's ack ids (a broadcast with acks from another node takes one).
+    public let ackIDs: SocketIOAckIDs
+    /// What `serverSideEmit` from another node reaches.
+    public let serverSideListeners: SocketIOServerSideListeners
     /// The namespace's instruments (an adapter keeps `rooms` up to date).
     package let metrics: SocketIONamespaceMetrics
+
+    /// A context of its own (an adapter made outside a server, as in tests); its metrics go
+    /// to the process-wide `MetricsSystem`.
+    public init(namespace: String, sockets: SocketIOLocalSockets = SocketIOLocalSockets(),
+                ackIDs: SocketIOAckIDs = SocketIOAckIDs(),
+                serverSideListeners: SocketIOServerSideListeners = SocketIOServerSideListeners()) {
+        self.init(namespace: namespace, sockets: sockets, ackIDs: ackIDs, serverSideListeners: serverSideListeners,
+                  metrics: SocketIONamespaceMetrics(namespace: namespace, factory: MetricsSystem.factory))
+    }
+
+    package init(namespace: String, sockets: SocketIOLocalSockets, ackIDs: SocketIOAckIDs,
+                 serverSideListeners: SocketIOServerSideListeners, metrics: SocketIONamespaceMetrics) {
+        self.namespace = namespace
+        self.sockets = sockets
+        self.ackIDs = ackIDs
+        self.serverSideListeners = serverSideListeners
+        self.metrics = metrics
+    }
+}
+
+/// The ack ids of one namespace: every packet that asks for an acknowledgement takes the
+/// next one, so that the ids a socket waits for never collide.
+public final class SocketIOAckIDs: Sendable {
+    private let counter = Atomic<Int>(0)
+
+    /// Starts at 0.
+    public init() {}
+
+    /// The next id (atomic: any thread).
+    public func next() -> Int {
+        counter.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
 }
 
 /// Rooms and broadcasts of one namespace go through its adapter. The in-memory adapter
@@ -124,8 +163,9 @@ public protocol SocketIOAdapter: AnyObject, Sendable {
                           ack: @escaping @Sendable ([JSONValue]) -> Void)
     /// How many nodes there are (1 for the in-memory adapter).
     func serverCount() async -> Int
-    /// The sockets `options` select, on every node (unless `flags.local`).
-    func fetchSockets(_ options: SocketIOBroadcastOptions) async -> [SocketIORemoteSocket]
+    /// The sockets `options` select, on every node (unless `flags.local`). Throws
+    /// ``SocketIOClusterError`` when other nodes do not all answer in time.
+    func fetchSockets(_ options: SocketIOBroadcastOptions) async throws -> [SocketIORemoteSocket]
     /// Makes the selected sockets join `rooms`.
     func addSockets(_ options: SocketIOBroadcastOptions, rooms: Set<String>)
     /// Makes the selected sockets leave `rooms`.
@@ -134,10 +174,45 @@ public protocol SocketIOAdapter: AnyObject, Sendable {
     func disconnectSockets(_ options: SocketIOBroadcastOptions, close: Bool)
     /// The server is shutting down.
     func close() async
+    /// Sends `[event, arguments...]` to the server-side listeners of the namespace on the
+    /// other nodes (not this one).
+    func serverSideEmit(_ packet: [JSONValue])
+    /// Like `serverSideEmit`, and collects one answer from each other node. Throws
+    /// ``SocketIOClusterError/timeout(missing:responses:)`` with the answers that came when
+    /// some node did not answer within `timeout`.
+    func serverSideEmitWithAck(_ packet: [JSONValue], timeout: TimeAmount) async throws -> [JSONValue]
+}
+
+extension SocketIOAdapter {
+    /// One node: there is no other server to tell.
+    public func serverSideEmit(_ packet: [JSONValue]) {}
+
+    /// One node: no other server, so no answers.
+    public func serverSideEmitWithAck(_ packet: [JSONValue], timeout: TimeAmount) async throws -> [JSONValue] { [] }
+}
+
+/// Why a request to the other nodes of a cluster failed.
+public enum SocketIOClusterError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Some nodes did not answer in time; `responses`: the answers that came (for
+    /// `serverSideEmitWithAck`).
+    case timeout(missing: Int, responses: [JSONValue])
+    /// Too many requests wait for answers already.
+    case tooManyPendingRequests(limit: Int)
+
+    public var description: String {
+        switch self {
+        // The reference adapter's text.
+        case .timeout(let missing, _): "timeout reached: missing \(missing) responses"
+        case .tooManyPendingRequests(let limit): "too many pending cluster requests (\(limit))"
+        }
+    }
 }
 
 /// A socket as `fetchSockets` returns it: a snapshot of its id, handshake, rooms and data,
 /// with the operations that also work for a socket on another node.
+///
+/// The operations go through the namespace's adapter to the room named by the socket's
+/// id, so they reach the socket on whichever node it is.
 public struct SocketIORemoteSocket: Sendable {
     /// The socket id.
     public let id: String
@@ -149,41 +224,49 @@ public struct SocketIORemoteSocket: Sendable {
     public let rooms: Set<String>
     /// The socket's ``SocketIOSocket/data`` when the snapshot was taken.
     public let data: JSONValue
-    let operator_: SocketIOBroadcastOperator
+    private let adapter: any SocketIOAdapter
 
     /// A snapshot of a socket; operations go through the namespace's adapter, so they also
     /// reach a socket on another node.
     public init(id: String, namespace: SocketIONamespace, handshake: SocketIOHandshake, rooms: Set<String>, data: JSONValue) {
+        self.init(id: id, namespace: namespace.name, adapter: namespace.adapter, handshake: handshake, rooms: rooms, data: data)
+    }
+
+    /// A socket another node reported, reached through `adapter`.
+    public init(id: String, namespace: String, adapter: any SocketIOAdapter, handshake: SocketIOHandshake,
+                rooms: Set<String>, data: JSONValue) {
         self.id = id
-        self.namespace = namespace.name
+        self.namespace = namespace
         self.handshake = handshake
         self.rooms = rooms
         self.data = data
-        self.operator_ = SocketIOBroadcastOperator(namespace: namespace, rooms: [id])
+        self.adapter = adapter
     }
+
+    private var only: SocketIOBroadcastOptions { SocketIOBroadcastOptions(rooms: [id]) }
 
     /// Sends the event to this socket, wherever it is connected.
     public func emit(_ event: String, _ arguments: JSONValue...) {
-        operator_.emit(event, arguments: arguments)
+        emit(event, arguments: arguments)
     }
 
     /// Sends the event to this socket, wherever it is connected.
     public func emit(_ event: String, arguments: [JSONValue]) {
-        operator_.emit(event, arguments: arguments)
+        adapter.broadcast(.event(event, arguments, namespace: namespace), options: only)
     }
 
     /// Makes the socket join these rooms.
     public func join(_ rooms: String...) {
-        operator_.socketsJoin(rooms)
+        adapter.addSockets(only, rooms: Set(rooms))
     }
 
     /// Makes the socket leave these rooms.
     public func leave(_ rooms: String...) {
-        operator_.socketsLeave(rooms)
+        adapter.delSockets(only, rooms: Set(rooms))
     }
 
     /// Disconnects the socket from its namespace; with `close`, its whole connection.
     public func disconnect(close: Bool = false) {
-        operator_.disconnectSockets(close: close)
+        adapter.disconnectSockets(only, close: close)
     }
 }

@@ -103,8 +103,8 @@ public struct SocketIOBroadcastOperator: Sendable {
     }
 
     /// Snapshots of the selected sockets (on every node).
-    public func fetchSockets() async -> [SocketIORemoteSocket] {
-        await namespace.adapter.fetchSockets(options)
+    public func fetchSockets() async throws -> [SocketIORemoteSocket] {
+        try await namespace.adapter.fetchSockets(options)
     }
 
     /// Makes every selected socket join these rooms (on every node, unless `local`).

@@ -11,7 +11,8 @@ public final class SocketIONamespace: Sendable {
     let localSockets: SocketIOLocalSockets
     let parent: SocketIOParentNamespace?
     private let handlers = Mutex<(middlewares: [SocketIOMiddleware], connection: [@Sendable (SocketIOSocket) -> Void])>(([], []))
-    private let ackIDs = Atomic<Int>(0)
+    private let ackIDs = SocketIOAckIDs()
+    private let serverSideListeners = SocketIOServerSideListeners()
     /// Connection attempts under way (middlewares running); guarded by the server's
     /// namespace lock.
     nonisolated(unsafe) var connectsInFlight = 0
@@ -27,11 +28,12 @@ public final class SocketIONamespace: Sendable {
         self.localSockets = sockets
         let metrics = SocketIONamespaceMetrics(namespace: name, factory: metricsFactory)
         self.metrics = metrics
-        self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets, metrics: metrics))
+        self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets, ackIDs: ackIDs,
+                                                             serverSideListeners: serverSideListeners, metrics: metrics))
     }
 
     func nextAckID() -> Int {
-        ackIDs.wrappingAdd(1, ordering: .relaxed).oldValue
+        ackIDs.next()
     }
 
     /// Adds a middleware that runs on the socket's loop.
@@ -126,13 +128,43 @@ public final class SocketIONamespace: Sendable {
         try await everyone.timeout(timeout).emitWithAck(name, arguments: arguments)
     }
 
-    /// Snapshots of every socket of the namespace (on every node).
-    public func fetchSockets() async -> [SocketIORemoteSocket] { await everyone.fetchSockets() }
+    /// Snapshots of every socket of the namespace, on every node; throws when other nodes
+    /// do not answer in time (``SocketIOClusterError``).
+    public func fetchSockets() async throws -> [SocketIORemoteSocket] { try await everyone.fetchSockets() }
     /// Makes every socket of the namespace join these rooms.
     public func socketsJoin(_ rooms: String...) { everyone.socketsJoin(rooms) }
     /// Makes every socket of the namespace leave these rooms.
     public func socketsLeave(_ rooms: String...) { everyone.socketsLeave(rooms) }
     /// Disconnects every socket from the namespace; with `close`, their whole connections.
     public func disconnectSockets(close: Bool = false) { everyone.disconnectSockets(close: close) }
+
+    // MARK: - Between servers
+
+    /// How many servers share this namespace (1 with the in-memory adapter).
+    public func serverCount() async -> Int { await adapter.serverCount() }
+
+    /// Sends an event to this namespace's server-side listeners (``onServerSideEmit(_:_:)``)
+    /// on the other servers of the cluster; not to clients, not to this server.
+    public func serverSideEmit(_ name: String, _ arguments: JSONValue...) {
+        serverSideEmit(name, arguments: arguments)
+    }
+
+    /// Sends an event to the server-side listeners of the other servers (not to clients).
+    public func serverSideEmit(_ name: String, arguments: [JSONValue]) {
+        adapter.serverSideEmit([.string(name)] + arguments)
+    }
+
+    /// Like ``serverSideEmit(_:arguments:)``, and returns one answer per other server.
+    /// Throws ``SocketIOClusterError/timeout(missing:responses:)`` when some do not answer
+    /// within `timeout`.
+    public func serverSideEmitWithAck(_ name: String, arguments: [JSONValue],
+                                      timeout: TimeAmount = SocketIOBroadcastOptions.defaultAckTimeout) async throws -> [JSONValue] {
+        try await adapter.serverSideEmitWithAck([.string(name)] + arguments, timeout: timeout)
+    }
+
+    /// Handles the event `name` that another server sent with `serverSideEmit`.
+    public func onServerSideEmit(_ name: String, _ handler: @escaping @Sendable (SocketIOServerSideEvent) -> Void) {
+        serverSideListeners.add(name, handler)
+    }
 }
 

@@ -178,6 +178,9 @@ public final class SocketIOServer: Sendable {
         namespaces.byName[namespace.name] = nil
         namespaces.children -= 1
         parent.remove(namespace)
+        // As the reference does: a cluster adapter says goodbye and stops its timers.
+        let adapter = namespace.adapter
+        Task { await adapter.close() }
     }
 
     /// The number of namespaces that exist now (static and dynamic).
@@ -209,8 +212,24 @@ public final class SocketIOServer: Sendable {
     public var local: SocketIOBroadcastOperator { sockets.local }
     /// Every socket of the main namespace, with this timeout for `emitWithAck`.
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { sockets.timeout(timeout) }
-    /// Snapshots of every socket of the main namespace (on every node).
-    public func fetchSockets() async -> [SocketIORemoteSocket] { await sockets.fetchSockets() }
+    /// Snapshots of every socket of the main namespace, on every node; throws when other
+    /// nodes do not answer in time (``SocketIOClusterError``).
+    public func fetchSockets() async throws -> [SocketIORemoteSocket] { try await sockets.fetchSockets() }
+    /// How many servers share the main namespace (1 with the in-memory adapter).
+    public func serverCount() async -> Int { await sockets.serverCount() }
+    /// Sends an event to the server-side listeners of the other servers (not to clients).
+    public func serverSideEmit(_ name: String, _ arguments: JSONValue...) { sockets.serverSideEmit(name, arguments: arguments) }
+    /// Sends an event to the server-side listeners of the other servers (not to clients).
+    public func serverSideEmit(_ name: String, arguments: [JSONValue]) { sockets.serverSideEmit(name, arguments: arguments) }
+    /// Like ``serverSideEmit(_:arguments:)``, and returns one answer per other server.
+    public func serverSideEmitWithAck(_ name: String, arguments: [JSONValue],
+                                      timeout: TimeAmount = SocketIOBroadcastOptions.defaultAckTimeout) async throws -> [JSONValue] {
+        try await sockets.serverSideEmitWithAck(name, arguments: arguments, timeout: timeout)
+    }
+    /// Handles an event another server sent with `serverSideEmit`.
+    public func onServerSideEmit(_ name: String, _ handler: @escaping @Sendable (SocketIOServerSideEvent) -> Void) {
+        sockets.onServerSideEmit(name, handler)
+    }
     /// Makes every socket of the main namespace join these rooms.
     public func socketsJoin(_ rooms: String...) { sockets.everyone.socketsJoin(rooms) }
     /// Makes every socket of the main namespace leave these rooms.

@@ -78,7 +78,8 @@ public final class SocketIOSocket: @unchecked Sendable {
         client.engine.isOnLoop ? client.engine.currentTransport : .polling
     }
 
-    var remote: SocketIORemoteSocket {
+    /// A snapshot as `fetchSockets` returns it (what a cluster adapter sends other nodes).
+    public var remote: SocketIORemoteSocket {
         SocketIORemoteSocket(id: id, namespace: namespace, handshake: handshake, rooms: rooms, data: data)
     }
 
