@@ -17,6 +17,9 @@ let package = Package(
         .executable(name: "duplex", targets: ["DuplexCLI"]),
         .executable(name: "duplex-socketio-conformance", targets: ["SocketIOConformance"]),
         .executable(name: "duplex-autobahn-client", targets: ["AutobahnClient"]),
+        // Framework integrations, one product each: users of one never build the other.
+        .library(name: "DuplexHummingbird", targets: ["DuplexHummingbird"]),
+        .library(name: "DuplexVapor", targets: ["DuplexVapor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -26,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // RFC 6455 WebSockets: frame codec, handshake, connection, server.
@@ -86,6 +92,39 @@ let package = Package(
         .executableTarget(
             name: "AutobahnClient",
             dependencies: ["Duplex"]
+        ),
+        // Duplex WebSocket routes and Socket.IO servers inside a Hummingbird 2 app.
+        .target(
+            name: "DuplexHummingbird",
+            dependencies: [
+                "Duplex", "SocketIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ]
+        ),
+        // The same inside a Vapor 4 app.
+        .target(
+            name: "DuplexVapor",
+            dependencies: [
+                "Duplex", "SocketIO",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Small real apps the framework tests run (Tests/frameworks); the README's snippets.
+        .executableTarget(
+            name: "HummingbirdApp",
+            dependencies: ["DuplexHummingbird", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Sources/Examples/HummingbirdApp"
+        ),
+        .executableTarget(
+            name: "VaporApp",
+            dependencies: ["DuplexVapor", .product(name: "Vapor", package: "vapor")],
+            path: "Sources/Examples/VaporApp"
         ),
         .testTarget(name: "DuplexTests", dependencies: ["Duplex"]),
         .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
