@@ -118,7 +118,7 @@ let package = Package(
         // Small real apps the framework tests run (Tests/frameworks); the README's snippets.
         .executableTarget(
             name: "HummingbirdApp",
-            dependencies: ["DuplexHummingbird", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["DuplexHummingbird", "ChatRoom", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Sources/Examples/HummingbirdApp"
         ),
         .executableTarget(

@@ -23,7 +23,9 @@ public final class DuplexEndpoints: Sendable {
         /// Engine.IO answers its whole prefix (`/socket.io/...`); a WebSocket route one path.
         let isPrefix: Bool
         let server: WebSocketServer
-        let servesPolling: Bool
+        /// Whether plain requests go to the server's `httpHandler` (Engine.IO polling, a
+        /// page); otherwise only handshakes are taken.
+        let servesHTTP: Bool
 
         func matches(_ requestPath: String) -> Bool {
             let requestPath = DuplexEndpoints.normalized(requestPath)
@@ -43,14 +45,21 @@ public final class DuplexEndpoints: Sendable {
     public func webSocket(_ path: String, configuration: WebSocketServer.Configuration = .init(),
                           onConnection: @escaping WebSocketServer.ConnectionHandler) -> WebSocketServer {
         let server = WebSocketServer(configuration: configuration, onConnection: onConnection)
-        add(Endpoint(path: Self.normalized(path), isPrefix: false, server: server, servesPolling: false))
+        add(Endpoint(path: Self.normalized(path), isPrefix: false, server: server, servesHTTP: false))
         return server
     }
 
     /// A whole Socket.IO server on its `options.path` (`/socket.io/`): long-polling and
     /// WebSocket, with its own limits (`maxHttpBufferSize` for polling bodies and messages).
     public func socketIO(_ io: SocketIOServer) {
-        add(Endpoint(path: io.options.engine.basePath, isPrefix: true, server: io.engine.makeWebSocketServer(), servesPolling: true))
+        add(Endpoint(path: io.options.engine.basePath, isPrefix: true, server: io.engine.makeWebSocketServer(), servesHTTP: true))
+    }
+
+    /// A whole Duplex server on one path: its handshakes (its `shouldUpgrade` routes them)
+    /// and its plain GET/POST/OPTIONS requests (its `httpHandler`), e.g. a page and the
+    /// WebSocket it opens. Mount a server at several paths with several calls.
+    public func mount(_ server: WebSocketServer, at path: String) {
+        add(Endpoint(path: Self.normalized(path), isPrefix: false, server: server, servesHTTP: true))
     }
 
     private func add(_ endpoint: Endpoint) {

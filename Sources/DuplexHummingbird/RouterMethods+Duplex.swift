@@ -13,7 +13,7 @@ extension RouterMethods {
     @discardableResult
     public func addDuplex(_ endpoints: DuplexEndpoints) -> Self {
         for endpoint in endpoints.all {
-            let methods: [HTTPTypes.HTTPRequest.Method] = endpoint.servesPolling ? [.get, .post, .options] : [.get]
+            let methods: [HTTPTypes.HTTPRequest.Method] = endpoint.servesHTTP ? [.get, .post, .options] : [.get]
             // Hummingbird's router ignores a trailing slash: this serves `/socket.io/` too.
             for method in methods {
                 on(RouterPath(endpoint.path), method: method) { request, _ in

@@ -19,8 +19,8 @@ APPS = {
 def snippet_of_app(path: str) -> list[str]:
     text = (REPO / path).read_text()
     region = text.split("// README begin\n", 1)[1].split("// README end\n", 1)[0]
-    imports = [line for line in text.splitlines() if line.startswith("import ")]
-    body = [line for line in region.splitlines() if not line.rstrip().endswith("// test-only")]
+    imports = [line for line in text.splitlines() if line.startswith("import ") and not line.endswith("// test-only")]
+    body = [line for line in region.splitlines() if "// test-only" not in line]
     return imports + [""] + body
 
 

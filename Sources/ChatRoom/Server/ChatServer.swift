@@ -74,19 +74,25 @@ public final class ChatServer: Sendable {
 
     /// Opens the store and the server; returns the bound port.
     public static func start(_ configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> (ChatServer, Int) {
+        let server = try await open(configuration, group: group)
+        do {
+            let port = try await server.webSocketServer.listen(port: configuration.port, host: configuration.host)
+            return (server, port)
+        } catch {
+            try? await server.store.close().get()  // an open store must be closed, whatever failed
+            throw error
+        }
+    }
+
+    /// Opens the store and makes the server without listening: for hosting its
+    /// `webSocketServer` (the page and the chat's WebSockets) in another framework's app.
+    public static func open(_ configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> ChatServer {
         let store: HistoryStore
         switch configuration.storage {
         case .memory: store = MemoryHistoryStore(eventLoop: group.next())
         case .sqlite(let path): store = try await SQLiteHistoryStore.open(path: path, logger: configuration.logger)
         }
-        let server = ChatServer(configuration: configuration, store: store, group: group)
-        do {
-            let port = try await server.webSocketServer.listen(port: configuration.port, host: configuration.host)
-            return (server, port)
-        } catch {
-            try? await store.close().get()  // an open store must be closed, whatever failed
-            throw error
-        }
+        return ChatServer(configuration: configuration, store: store, group: group)
     }
 
     /// Waits until the server is closed.

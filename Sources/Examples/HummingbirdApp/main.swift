@@ -1,7 +1,9 @@
 // A Hummingbird 2 app with Duplex mounted: its own route (/hello), a Duplex WebSocket route
-// (/echo) and a whole Socket.IO server (/socket.io/), all on the app's port. The README's
+// (/echo), a whole Socket.IO server (/socket.io/) and Duplex's chat (its page at / and the
+// page's WebSocket), all on the app's port. The README's
 // "Add Socket.IO to your Hummingbird app" is the part between the markers without the
 // lines marked test-only (Tests/frameworks checks that they match).
+import ChatRoom  // test-only
 import DuplexHummingbird
 import Foundation
 import Hummingbird
@@ -25,6 +27,10 @@ duplex.webSocket("/echo", configuration: echo) { connection in
     connection.onText { connection.send($0) }
     connection.onBinary { connection.send($0) }  // test-only
 }
+var chatConfiguration = ChatServer.Configuration()  // test-only
+chatConfiguration.storage = .memory  // test-only
+let chat = try await ChatServer.open(chatConfiguration)  // test-only: the chat page at /
+for path in ["/", "/chat.js", "/chat.css"] { duplex.mount(chat.webSocketServer, at: path) }  // test-only
 let router = Router()
 router.get("/hello") { _, _ in "Hello from Hummingbird\n" }
 router.addDuplex(duplex)
