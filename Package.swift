@@ -126,7 +126,7 @@ let package = Package(
             dependencies: ["DuplexVapor", .product(name: "Vapor", package: "vapor")],
             path: "Sources/Examples/VaporApp"
         ),
-        .testTarget(name: "DuplexTests", dependencies: ["Duplex"]),
+        .testTarget(name: "DuplexTests", dependencies: ["Duplex", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),

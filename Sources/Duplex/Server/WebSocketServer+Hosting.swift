@@ -64,7 +64,16 @@ extension WebSocketServer {
                 HTTPResponse(status: .upgradeRequired, headers: ["Upgrade": "websocket"], body: "this is a WebSocket endpoint: send a WebSocket handshake\n").noSniff())
         }
         let logger = configuration.logger
-        return handler(request).map { $0.noSniff() }.flatMapErrorThrowing { error in
+        return handler(request).map { response in
+            // CR/LF in a header (a decoded query value, say) would let request data write
+            // headers of its own: as standalone, nothing of such a response is sent.
+            if let field = response.headers.firstInvalidField {
+                logger.error("refusing to send a response with an invalid header field; answering 500 instead",
+                             metadata: ["field": "\(field)", "uri": "\(request.uri)"])
+                return HTTPResponse(status: .internalServerError, body: "internal server error\n").noSniff()
+            }
+            return response.noSniff()
+        }.flatMapErrorThrowing { error in
             logger.error("HTTP handler failed", metadata: ["error": "\(error)", "uri": "\(request.uri)"])
             return HTTPResponse(status: .internalServerError, body: "internal server error\n").noSniff()
         }
