@@ -5,8 +5,10 @@ messages up to 64 KiB and closes with 1009 beyond)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import socket
 import shutil
 import subprocess
 from pathlib import Path
@@ -97,3 +99,39 @@ def test_node_ws_echo_with_permessage_deflate(app):
 def test_node_ws_over_limit_closes_1009(app):
     result = run_node(app, "too_big")
     assert result["close_code"] == 1009
+
+
+def masked_binary_frame(payload: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    header = b"\x82" + bytes([0x80 | 126]) + len(payload).to_bytes(2, "big") + mask
+    return header + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_a_client_that_never_reads_is_dropped_at_the_routes_outbound_limit(app):
+    """Duplex's backpressure, not the framework's: the echo route buffers at most 1 MiB
+    (maxBufferedAmount) for a peer that does not read, then drops it (the app stays fine)."""
+    sock = socket.create_connection(("127.0.0.1", app.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(request_head("GET", "/echo", app.port, {
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}))
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # and never read again
+    frame = masked_binary_frame(os.urandom(60 * 1024))
+    sent = 0
+    dropped = False
+    while sent < 64 * 1024 * 1024:
+        try:
+            sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError):
+            dropped = True
+            break
+        sent += len(frame)
+    sock.close()
+    assert dropped, f"the server still took data after {sent} bytes it could not send back"
+    assert sent < 32 * 1024 * 1024, f"dropped only after {sent} bytes"
+    with ws_client.connect(f"{app.ws_url}/echo", open_timeout=10) as ws:
+        ws.send("still here")
+        assert ws.recv(timeout=5) == "still here"

@@ -23,6 +23,7 @@ duplex.socketIO(io)
 var echo = WebSocketServer.Configuration()
 echo.webSocket.maxMessageSize = 64 * 1024
 echo.webSocket.compression = .shared  // permessage-deflate
+echo.webSocket.maxBufferedAmount = 1024 * 1024  // test-only
 duplex.webSocket("/echo", configuration: echo) { connection in
     connection.onText { connection.send($0) }
     connection.onBinary { connection.send($0) }  // test-only
