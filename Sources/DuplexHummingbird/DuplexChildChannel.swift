@@ -1,3 +1,4 @@
+#if Hummingbird  // the trait that brings Hummingbird in (Package.swift)
 import Duplex
 import HummingbirdCore
 import Logging
@@ -107,3 +108,4 @@ public struct DuplexChildChannel: ServerChildChannel, HTTPChannelHandler {
 enum DuplexConnectionChannel {
     @TaskLocal static var current: (any Channel)?
 }
+#endif

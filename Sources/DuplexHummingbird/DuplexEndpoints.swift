@@ -1,3 +1,4 @@
+#if Hummingbird  // the trait that brings Hummingbird in (Package.swift)
 import Duplex
 import SocketIO
 import Synchronization
@@ -80,3 +81,4 @@ public final class DuplexEndpoints: Sendable {
         return path
     }
 }
+#endif

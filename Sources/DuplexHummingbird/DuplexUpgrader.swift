@@ -1,3 +1,4 @@
+#if Hummingbird  // the trait that brings Hummingbird in (Package.swift)
 import Duplex
 import NIOCore
 import NIOHTTP1
@@ -67,3 +68,4 @@ final class DuplexUpgrader: NIOTypedHTTPServerProtocolUpgrader, @unchecked Senda
     /// The request is for none of the endpoints (the app's own routes answer it).
     struct NotDuplex: Error {}
 }
+#endif

@@ -1,3 +1,4 @@
+#if Hummingbird  // the trait that brings Hummingbird in (Package.swift)
 import HummingbirdCore
 
 extension HTTPServerBuilder {
@@ -9,3 +10,4 @@ extension HTTPServerBuilder {
         }
     }
 }
+#endif

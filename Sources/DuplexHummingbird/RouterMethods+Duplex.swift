@@ -1,3 +1,4 @@
+#if Hummingbird  // the trait that brings Hummingbird in (Package.swift)
 import Duplex
 import Hummingbird
 import NIOCore
@@ -64,3 +65,4 @@ enum DuplexRoute {
         return Response(status: status, headers: headers, body: .init(byteBuffer: response.body))
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Vapor  // the trait that brings Vapor in (Package.swift)
 import Duplex
 import NIOCore
 import NIOHTTP1
@@ -34,3 +35,4 @@ struct DuplexUpgrader: Upgrader {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Vapor  // the trait that brings Vapor in (Package.swift)
 import Duplex
 import NIOCore
 import NIOHTTP1
@@ -71,3 +72,4 @@ enum DuplexRoute {
         return Response(status: response.status, headers: headers, body: .init(buffer: response.body))
     }
 }
+#endif

@@ -3,6 +3,7 @@
 // page's WebSocket), all on the app's port. The README's
 // "Add Socket.IO to your Hummingbird app" is the part between the markers without the
 // lines marked test-only (Tests/frameworks checks that they match).
+#if Hummingbird  // built with `--traits Hummingbird`
 import ChatRoom  // test-only
 import DuplexHummingbird
 import Foundation
@@ -39,3 +40,4 @@ let port = Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080
 let app = Application(router: router, server: .http1(duplex: duplex), configuration: .init(address: .hostname("127.0.0.1", port: port)))
 try await app.runService()
 // README end
+#endif

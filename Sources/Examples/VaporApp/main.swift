@@ -2,6 +2,7 @@
 // (/echo) and a whole Socket.IO server (/socket.io/), all on the app's port. The README's
 // "Add Socket.IO to your Vapor app" is the part between the markers without the lines
 // marked test-only (Tests/frameworks checks that they match).
+#if Vapor  // built with `--traits Vapor`
 import DuplexVapor
 import Vapor
 
@@ -29,3 +30,4 @@ app.duplexWebSocket("echo", configuration: echo) { connection in
 try await app.execute()
 try await app.asyncShutdown()
 // README end
+#endif
