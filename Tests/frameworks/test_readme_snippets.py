@@ -26,7 +26,7 @@ def snippet_of_app(path: str) -> list[str]:
 
 def snippet_in_readme(heading: str) -> list[str]:
     readme = (REPO / "README.md").read_text()
-    match = re.search(rf"^#+ {re.escape(heading)}\n.*?```swift\n(.*?)```", readme, re.S | re.M)
+    match = re.search(rf"^#+ {re.escape(heading)}\n.*?```swift\n(import .*?)```", readme, re.S | re.M)
     assert match, f"README has no section {heading!r} with a swift block"
     return match.group(1).rstrip("\n").splitlines()
 
