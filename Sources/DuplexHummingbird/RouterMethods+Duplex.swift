@@ -10,7 +10,7 @@ extension RouterMethods {
     /// middleware sees them): Engine.IO long-polling (GET/POST/OPTIONS on the Socket.IO
     /// path, with or without its trailing slash), and the HTTP answer to a handshake Duplex
     /// refused (its status and reason). The upgrades themselves happen in the server
-    /// (`.http1(duplex:)`).
+    /// (`.http1(duplex:)`). Add the endpoints first: the routes are made here, once.
     @discardableResult
     public func addDuplex(_ endpoints: DuplexEndpoints) -> Self {
         for endpoint in endpoints.all {
