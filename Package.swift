@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 #if canImport(Glibc)
@@ -19,6 +19,17 @@ let package = Package(
         .executable(name: "duplex", targets: ["DuplexCLI"]),
         .executable(name: "duplex-socketio-conformance", targets: ["SocketIOConformance"]),
         .executable(name: "duplex-autobahn-client", targets: ["AutobahnClient"]),
+        // Framework integrations, one product each: users of one never build the other.
+        .library(name: "DuplexHummingbird", targets: ["DuplexHummingbird"]),
+        .library(name: "DuplexVapor", targets: ["DuplexVapor"]),
+    ],
+    // The framework integrations are opt-in traits: without them SwiftPM neither fetches nor
+    // builds Hummingbird or Vapor (34 packages instead of 11 to resolve). Users enable one
+    // with `.package(url: …, from: …, traits: ["Vapor"])`; CI builds with both.
+    traits: [
+        .trait(name: "Hummingbird", description: "The DuplexHummingbird product: Duplex inside Hummingbird 2 apps"),
+        .trait(name: "Vapor", description: "The DuplexVapor product: Duplex inside Vapor 4 apps"),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -34,6 +45,9 @@ let package = Package(
         // `swift package generate-documentation` (DocC); a plugin, so nothing for users to build.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // RFC 6455 WebSockets: frame codec, handshake, connection, server.
@@ -121,7 +135,40 @@ let package = Package(
             name: "AutobahnClient",
             dependencies: ["Duplex"]
         ),
-        .testTarget(name: "DuplexTests", dependencies: ["Duplex", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        // Duplex WebSocket routes and Socket.IO servers inside a Hummingbird 2 app.
+        .target(
+            name: "DuplexHummingbird",
+            dependencies: [
+                "Duplex", "SocketIO",
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras", condition: .when(traits: ["Hummingbird"])),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras", condition: .when(traits: ["Hummingbird"])),
+            ]
+        ),
+        // The same inside a Vapor 4 app.
+        .target(
+            name: "DuplexVapor",
+            dependencies: [
+                "Duplex", "SocketIO",
+                .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"])),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Small real apps the framework tests run (Tests/frameworks); the README's snippets.
+        .executableTarget(
+            name: "HummingbirdApp",
+            dependencies: ["DuplexHummingbird", "ChatRoom", .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"]))],
+            path: "Sources/Examples/HummingbirdApp"
+        ),
+        .executableTarget(
+            name: "VaporApp",
+            dependencies: ["DuplexVapor", .product(name: "Vapor", package: "vapor", condition: .when(traits: ["Vapor"]))],
+            path: "Sources/Examples/VaporApp"
+        ),
+        .testTarget(name: "DuplexTests", dependencies: ["Duplex", .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),

@@ -35,6 +35,15 @@ final class WebSocketChannelHandler: ChannelInboundHandler, RemovableChannelHand
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A host framework shutting down gracefully (NIO's ServerQuiescingHelper, as in
+        // Hummingbird and Vapor) asks its connections to finish: a WebSocket says goodbye.
+        if event is ChannelShouldQuiesceEvent {
+            connection.close(code: .goingAway, reason: "server shutting down")
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         connection.errorCaught(error)
     }

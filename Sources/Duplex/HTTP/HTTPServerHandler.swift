@@ -169,7 +169,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 server.configuration.logger.debug("request refused", metadata: ["reason": "\(refusal)", "uri": "\(requestHead.uri)"])
                 respond(HTTPResponse(status: .forbidden, body: refusal + "\n"), to: requestHead, context: context, forceClose: true)
             } else if bodyTooLarge {
-                respond(HTTPResponse(status: .payloadTooLarge, body: "request body over \(server.configuration.maxRequestBodySize) bytes\n"),
+                respond(.bodyTooLarge(limit: server.configuration.maxRequestBodySize),
                         to: requestHead, context: context, forceClose: true)
             } else if Handshake.isWebSocketAttempt(requestHead) {
                 handshake(requestHead, context: context)
@@ -182,29 +182,10 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - WebSocket upgrade
 
     private func handshake(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
-        let key: String
-        do {
-            key = try Handshake.validate(requestHead)
-        } catch {
-            reject(error, requestHead, context: context)
-            return
-        }
-        let configuration = server.configuration
-        let settings: WebSocketConnection.Settings
-        let accepted: ServerHandshake.Accepted
-        do throws(HandshakeError) {
-            switch configuration.shouldUpgrade?(requestHead, context.channel.remoteAddress) ?? .accept() {
-            case .accept(let headers, let route):
-                settings = route.map { server.settings(for: $0) } ?? server.connectionSettings
-                if let field = headers.firstInvalidField {
-                    configuration.logger.error("shouldUpgrade returned an invalid header; refusing the handshake", metadata: ["field": "\(field)"])
-                }
-                accepted = try ServerHandshake.negotiate(requestHead, key: key, extraHeaders: headers, configuration: settings.configuration,
-                                                         selectSubprotocol: configuration.selectSubprotocol)
-            case .reject(let error):
-                throw error
-            }
-        } catch {
+        let handshake: AcceptedHandshake
+        switch server.decideHandshake(requestHead, remoteAddress: context.channel.remoteAddress) {
+        case .success(let accepted): handshake = accepted
+        case .failure(let error):
             reject(error, requestHead, context: context)
             return
         }
@@ -215,26 +196,16 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         // Written now, flushed only once the connection is registered and its handler has
         // run (joined its rooms): a client that sees the 101 is already in them.
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: accepted.responseHeaders))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: handshake.responseHeaders))), promise: nil)
         let channel = context.channel
 
-        let connection = WebSocketConnection(
-            role: .server, channel: context.channel, request: requestHead, subprotocol: accepted.subprotocol,
-            extensions: accepted.extensions, settings: settings, deflate: accepted.deflate
-        )
         // Swap the pipeline: the WebSocket handler goes in, the HTTP codec and this handler
         // go out. The decoder goes last: bytes it holds beyond the request are forwarded to
         // the WebSocket handler when it leaves, after the user has set the event handlers.
         let pipeline = context.pipeline.syncOperations
         do {
-            try pipeline.addHandler(WebSocketChannelHandler(connection: connection))
+            let connection = try server.installWebSocket(handshake, on: channel)
             pipeline.removeHandler(encoder, promise: nil)
-            // Past the high-water mark each send checks the backlog against the connection's
-            // limit and the server's memory budget; below it, sends cost nothing extra.
-            let limit = max(2, settings.configuration.maxBufferedAmount)
-            let high = min(limit, WebSocketConnection.outboundHighWaterMark)
-            context.channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high)).whenFailure { _ in }
-            context.channel.setOption(ChannelOptions.maxMessagesPerRead, value: WebSocketServer.webSocketMessagesPerRead).whenFailure { _ in }
             server.connectionOpened(connection)
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)
@@ -244,7 +215,7 @@ final class HTTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 channel.read()
             }
         } catch {
-            configuration.logger.error("upgrade failed", metadata: ["error": "\(error)"])
+            server.configuration.logger.error("upgrade failed", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
     }

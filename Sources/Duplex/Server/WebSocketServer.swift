@@ -299,6 +299,11 @@ public final class WebSocketServer: Sendable {
         }
     }
 
+    /// Gives back a slot reserved by `reserveConnectionSlot` that no connection took.
+    func releaseConnectionSlot() {
+        state.withLock { $0.reservedSlots -= 1 }
+    }
+
     func connectionOpened(_ connection: WebSocketConnection) {
         let key = ObjectIdentifier(connection.channel)
         state.withLock { state in
@@ -346,7 +351,7 @@ public final class WebSocketServer: Sendable {
 
     /// Makes the heartbeat tick at least every `interval` (connections with longer
     /// intervals count ticks).
-    private func scheduleHeartbeat(every interval: TimeAmount) {
+    func scheduleHeartbeat(every interval: TimeAmount) {
         state.withLock { state in
             guard !state.closing, state.heartbeatTick.map({ interval < $0 }) ?? true else { return }
             state.heartbeat?.cancel()

@@ -138,14 +138,14 @@ public struct EngineIOOptions: Sendable {
     public init() {}
 
     /// The path normalized without its trailing slash (`/socket.io`), for matching.
-    var basePath: String {
+    package var basePath: String {
         var path = path.hasPrefix("/") ? path : "/" + path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         return path
     }
 
     /// Whether a request path belongs to this server.
-    func matches(path requestPath: String) -> Bool {
+    package func matches(path requestPath: String) -> Bool {
         let base = basePath
         return requestPath == base || requestPath.hasPrefix(base + "/")
     }

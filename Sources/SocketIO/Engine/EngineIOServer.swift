@@ -286,14 +286,20 @@ public final class EngineIOServer: Sendable {
     /// Listens by itself (a `WebSocketServer` with this server mounted). Returns the port.
     @discardableResult
     public func listen(port: Int, host: String = "127.0.0.1") async throws -> Int {
+        let server = makeWebSocketServer()
+        standalone.withLock { $0 = server }
+        return try await server.listen(port: port, host: host)
+    }
+
+    /// A WebSocket server that serves this server alone: what ``listen(port:host:)`` runs,
+    /// and what the framework integrations host on their app's port.
+    package func makeWebSocketServer() -> WebSocketServer {
         var configuration = WebSocketServer.Configuration()
         configuration.webSocket.pingInterval = nil  // nothing but Engine.IO's path is served
         mount(into: &configuration)
-        let server = WebSocketServer(configuration: configuration) { [self] connection in
+        return WebSocketServer(configuration: configuration) { [self] connection in
             if !accept(connection) { connection.close(code: .policyViolation, reason: "not an Engine.IO path") }
         }
-        standalone.withLock { $0 = server }
-        return try await server.listen(port: port, host: host)
     }
 
     /// Closes every session (reason `forced close`), and the listener when listening by

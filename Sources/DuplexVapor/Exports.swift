@@ -1,0 +1,3 @@
+// One import brings Duplex and its Socket.IO server along.
+@_exported import Duplex
+@_exported import SocketIO
