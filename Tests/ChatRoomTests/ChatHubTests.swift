@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -279,6 +280,24 @@ final class ChatHubTests: XCTestCase {
             XCTAssertFalse(ids.isEmpty)
             XCTAssertEqual(ids, Array(ids[0]...last), "a gap or a repeat: \(ids)")
         }
+    }
+
+    func testASaturatedHubRefusesAtTheDoor() async throws {
+        // The hub's loop is busy (here: blocked); frames beyond `maxInbox` on their way to it
+        // are refused at once, on the sender's side, instead of queueing behind it.
+        let hub = makeHub { $0.maxInbox = 2 }
+        let sender = Inbox(), watcher = Inbox()
+        let id = try await joined(hub, sender)
+        try await joined(hub, watcher)
+        let busy = hub.eventLoop.submit { Thread.sleep(forTimeInterval: 0.3) }
+        for i in 1...5 { hub.receive("m\(i)", from: id) }
+        XCTAssertEqual(sender.errorCodes, ["overloaded", "overloaded", "overloaded"], "refused before the hub ran")
+        try await busy.get()
+        try await hub.drain().get()
+        XCTAssertEqual(watcher.of(.message).map(\.text), ["m1", "m2"])
+        hub.receive("m6", from: id)  // room again once the inbox drained
+        try await hub.drain().get()
+        XCTAssertEqual(watcher.of(.message).last?.text, "m6")
     }
 
     func testEnvelopeJSONKeepsTheClassicFields() throws {

@@ -273,6 +273,7 @@ def test_reconnect_after_a_drop_does_not_duplicate_history(users):
     a = users.open()
     b = users.open()
     send_enter(a, "one")
+    expect(chat_lines(b)).to_have_count(1)  # B answers what it saw: the order is fixed
     send_enter(b, "two")
     expect(chat_lines(a)).to_have_count(2)
     a.evaluate("window.duplexChat.socket.close()")  # the page reconnects on any close

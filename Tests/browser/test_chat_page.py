@@ -193,10 +193,16 @@ def test_enter_and_leave_floods_collapse(users, chat_server):
     send_enter(a, "a line between")
     b.evaluate("window.duplexChat.socket.close()")
     wait_until(b, "window.duplexChat.received.filter(m => m.type === 3).length === 2")
+    # The server sees the new connection and the old one's close in either order: close
+    # first gives a leave and an enter (shown as one "came back" line); the new one first
+    # means the person never left (no line at all). Never a separate "left" line.
+    send_enter(a, "after the reconnect")
+    expect(chat_lines(a).last).to_contain_text("after the reconnect")
     back = a.locator("#messages .msg-chat ~ .msg-presence")
-    expect(back).to_have_count(1)
-    expect(back).to_contain_text(f"{name_b} came back")
-    expect(back).not_to_contain_text("left")
+    assert back.count() <= 1
+    if back.count():
+        expect(back).to_contain_text(f"{name_b} came back")
+        expect(back).not_to_contain_text("left")
     assert_clean(users)
 
 

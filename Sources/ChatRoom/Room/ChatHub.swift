@@ -37,6 +37,10 @@ public final class ChatHub: @unchecked Sendable {
         /// Commands a member may send while it waits for the store (its identity, a
         /// rename); beyond, `overloaded`.
         public var maxHeldCommands = 32
+        /// Frames and commands on their way to the hub's event loop; beyond, they are refused
+        /// with `overloaded` on the sender's own loop (a saturated hub does not let its task
+        /// queue grow without end).
+        public var maxInbox = 8192
         public init() {}
     }
 
@@ -51,9 +55,14 @@ public final class ChatHub: @unchecked Sendable {
         case custom(@Sendable (ChatEnvelope) -> Void)
     }
 
-    /// A member's handle, returned by `join`.
+    /// A member's handle, returned by `join`. It carries the member's endpoint, so that a
+    /// refusal at the door (the hub's inbox is full) needs no trip to the hub.
     public struct MemberID: Hashable, Sendable {
         let value: UInt64
+        let endpoint: Endpoint
+
+        public static func == (a: MemberID, b: MemberID) -> Bool { a.value == b.value }
+        public func hash(into hasher: inout Hasher) { hasher.combine(value) }
     }
 
     private struct Member {
@@ -87,6 +96,7 @@ public final class ChatHub: @unchecked Sendable {
     private let logger: Logger
     private let metrics: ChatMetrics
     private let nextMemberID = Atomic<UInt64>(1)
+    private let inbox = Atomic<Int>(0)
 
     // Event-loop confined.
     private var members: [MemberID: Member] = [:]
@@ -122,19 +132,29 @@ public final class ChatHub: @unchecked Sendable {
     /// has none yet, else the token (an unknown one gets a new identity).
     @discardableResult
     public func join(_ endpoint: Endpoint, room: String? = nil, name: String? = nil, token: String? = nil) -> MemberID {
-        let id = MemberID(value: nextMemberID.wrappingAdd(1, ordering: .relaxed).oldValue)
+        let id = MemberID(value: nextMemberID.wrappingAdd(1, ordering: .relaxed).oldValue, endpoint: endpoint)
         onLoop { $0.admit(id, endpoint: endpoint, room: room, name: name, token: token) }
         return id
     }
 
     /// A text frame from a member: a message or a JSON command.
     public func receive(_ frame: String, from id: MemberID) {
+        guard admitToInbox(id) else { return }
         onLoop { $0.handle(ChatCommand.parse(frame), from: id) }
     }
 
     /// A command from a transport that names its commands itself (Socket.IO events).
     public func perform(_ command: ChatCommand, from id: MemberID) {
+        guard admitToInbox(id) else { return }
         onLoop { $0.handle(.success(command), from: id) }
+    }
+
+    /// Counts a frame into the hub's inbox, or refuses it at once when the inbox is full.
+    private func admitToInbox(_ id: MemberID) -> Bool {
+        if inbox.wrappingAdd(1, ordering: .relaxed).newValue <= settings.maxInbox { return true }
+        inbox.wrappingSubtract(1, ordering: .relaxed)
+        send(.error(.overloaded), to: id.endpoint)
+        return false
     }
 
     /// A frame the protocol does not accept (binary).
@@ -358,6 +378,7 @@ public final class ChatHub: @unchecked Sendable {
     // MARK: - Messages and commands
 
     private func handle(_ command: Result<ChatCommand, ChatError>, from id: MemberID) {
+        inbox.wrappingSubtract(1, ordering: .relaxed)
         guard var member = members[id] else { return }
         let now = ChatClock.nowMilliseconds()
         guard member.limiter.allow(at: now) else {
