@@ -16,7 +16,8 @@ import SocketIO
 /// - `set-data` value → `socket.data = value`;
 /// - `remote` `{"op": emit|join|leave|disconnect, "target", "event", "args", "room"}` → on
 ///   the socket `target` as `fetchSockets` returns it (wherever it is); answers whether found;
-/// - `local-to-room` `{"room","event","args"}` → `io.local.to(room).emit`.
+/// - `local-to-room` `{"room","event","args"}` → `io.local.to(room).emit`;
+/// - `volatile-to-room` `{"room","event","args"}` → `io.volatile.to(room).emit`.
 enum ClusterInteropHandlers {
     static func install(on io: SocketIOServer, nodeName: String) {
         io.onServerSideEmit("announce") { event in
@@ -81,6 +82,12 @@ enum ClusterInteropHandlers {
                 guard let request = event.arguments.first, let room = request["room"]?.stringValue,
                       let name = request["event"]?.stringValue else { return }
                 io.local.to(room).emit(name, arguments: request["args"]?.arrayValue ?? [])
+                event.ack?.reply([true])
+            }
+            socket.on("volatile-to-room") { event in
+                guard let request = event.arguments.first, let room = request["room"]?.stringValue,
+                      let name = request["event"]?.stringValue else { return }
+                io.volatile.to(room).emit(name, arguments: request["args"]?.arrayValue ?? [])
                 event.ack?.reply([true])
             }
         }

@@ -64,6 +64,15 @@ def test_duplex_publishes_the_documented_format(cluster):
         raw = [r for r in peer.raw if '"chat"' in r][-1]
         assert list(json.loads(raw)) == ["type", "data", "uid", "nsp"]
 
+        # the volatile flag travels (the receiving nodes apply it); local never does
+        assert a.sio.call("volatile-to-room", {"room": "room1", "event": "v", "args": [1]}, timeout=5) is True
+        assert b.next("v") == (1,)
+        message = peer.next_message(lambda m: m["type"] == BROADCAST and m["data"]["packet"]["data"][0] == "v")
+        assert message["data"]["opts"]["flags"] == {"volatile": True}
+        assert a.sio.call("local-to-room", {"room": "room1", "event": "l", "args": []}, timeout=5) is True
+        assert b.next("l") == ()
+        assert all(m["data"]["packet"]["data"][0] != "l" for m in peer.drain() if m["type"] == BROADCAST)
+
         # binary and large: a NOTIFY with only {uid, type, attachmentId}, the row msgpack
         a.sio.emit("to-room", {"room": "room1", "event": "bin", "args": [b"\xde\xad\xbe\xef"]})
         message = peer.next_message(lambda m: m["type"] == BROADCAST and m["data"]["packet"]["data"][0] == "bin")
