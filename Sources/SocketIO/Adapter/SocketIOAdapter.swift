@@ -63,6 +63,7 @@ public struct SocketIOBroadcastAck: Sendable {
 public final class SocketIOLocalSockets: Sendable {
     private let sockets = Mutex<[String: SocketIOSocket]>([:])
 
+    /// No sockets yet (the namespace adds and removes them as they connect and leave).
     public init() {}
 
     /// The local socket with this id, or nil.

@@ -2,12 +2,16 @@ import Synchronization
 
 /// An event another node of the cluster sent with `serverSideEmit`.
 public struct SocketIOServerSideEvent: Sendable {
+    /// The event name the other node emitted, e.g. `"cache:invalidate"`.
     public let name: String
+    /// The arguments after the name, as the other node sent them.
     public let arguments: [JSONValue]
     /// Present when the sender waits for an answer (`serverSideEmitWithAck`): call it once;
     /// the first argument is what the sender gets from this node.
     public let ack: (@Sendable ([JSONValue]) -> Void)?
 
+    /// An event as a cluster adapter delivers it (``SocketIOServerSideListeners/dispatch(_:ack:)``
+    /// builds it).
     public init(name: String, arguments: [JSONValue], ack: (@Sendable ([JSONValue]) -> Void)?) {
         self.name = name
         self.arguments = arguments
@@ -19,6 +23,7 @@ public struct SocketIOServerSideEvent: Sendable {
 public final class SocketIOServerSideListeners: Sendable {
     private let handlers = Mutex<[String: [@Sendable (SocketIOServerSideEvent) -> Void]]>([:])
 
+    /// No listeners yet; the namespace adds them (`onServerSideEmit`).
     public init() {}
 
     func add(_ name: String, _ handler: @escaping @Sendable (SocketIOServerSideEvent) -> Void) {
