@@ -7,40 +7,14 @@ import json
 import re
 
 import pytest
+
+from chat_client import ChatClient
 from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.timeout(60)
 
 
-class Client:
-    """A chat participant that keeps every envelope it receives."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.inbox: list[dict] = []
-
-    @classmethod
-    async def open(cls, url: str) -> "Client":
-        client = cls(await connect(url))
-        await client.until(lambda e: e["type"] == 3)  # welcome
-        return client
-
-    async def until(self, predicate, timeout: float = 10) -> dict:
-        for envelope in self.inbox:
-            if predicate(envelope) and not envelope.get("_taken"):
-                envelope["_taken"] = True
-                return envelope
-        async def wait():
-            while True:
-                envelope = json.loads(await self.ws.recv())
-                self.inbox.append(envelope)
-                if predicate(envelope):
-                    envelope["_taken"] = True
-                    return envelope
-        return await asyncio.wait_for(wait(), timeout)
-
-    def seen(self, *types: int) -> list[str]:
-        return [e["msg"] for e in self.inbox if e["type"] in types]
+Client = ChatClient
 
 
 def run(coro):

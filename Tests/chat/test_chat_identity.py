@@ -8,41 +8,14 @@ import asyncio
 import json
 
 import pytest
+
+from chat_client import ChatClient
 from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.timeout(60)
 
 
-class Person:
-    """A WebSocket client that keeps every envelope (the chat's classic protocol plus fields)."""
-
-    def __init__(self, ws, welcome: dict, inbox: list[dict]):
-        self.ws, self.welcome, self.inbox = ws, welcome, inbox
-
-    @classmethod
-    async def open(cls, url: str) -> "Person":
-        ws = await connect(url)
-        inbox: list[dict] = []
-        while True:
-            envelope = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            inbox.append(envelope)
-            if envelope["type"] == 3:
-                return cls(ws, envelope, inbox)
-
-    async def until(self, predicate, timeout: float = 10) -> dict:
-        for envelope in self.inbox:
-            if predicate(envelope) and not envelope.get("_taken"):
-                envelope["_taken"] = True
-                return envelope
-
-        async def wait():
-            while True:
-                envelope = json.loads(await self.ws.recv())
-                self.inbox.append(envelope)
-                if predicate(envelope):
-                    envelope["_taken"] = True
-                    return envelope
-        return await asyncio.wait_for(wait(), timeout)
+Person = ChatClient
 
 
 def query(token: str | None = None, **params: str) -> str:
