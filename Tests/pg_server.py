@@ -11,8 +11,8 @@ socket in that folder, trust authentication; no system service, no Docker.
         pg.log_path                       # the server's log
 
 A missing binary raises (a test that needs PostgreSQL fails, it never skips). Binaries are
-looked up in PATH, then /usr/lib/postgresql/<version>/bin. Any test folder may use it: add
-Tests/cluster to sys.path (or copy nothing: import by path).
+looked up in PATH, then /usr/lib/postgresql/<version>/bin. Any test folder may use it: it
+sits beside duplex_process.py in Tests/, which every suite puts on sys.path.
 """
 
 from __future__ import annotations
