@@ -97,12 +97,23 @@ let package = Package(
             name: "MessagePack",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The process's one connection to PostgreSQL (reconnection, re-LISTEN, bounded
+        // send queue), shared by the Socket.IO cluster adapter and the chat on several nodes.
+        .target(
+            name: "DuplexPostgres",
+            dependencies: [
+                "Duplex",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The cluster adapter on PostgreSQL LISTEN/NOTIFY, wire-compatible with
         // Node's @socket.io/postgres-adapter.
         .target(
             name: "SocketIOPostgres",
             dependencies: [
-                "Duplex", "SocketIO", "MessagePack",
+                "Duplex", "DuplexPostgres", "SocketIO", "MessagePack",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
