@@ -91,6 +91,11 @@ final class PostgresNotifier: Sendable {
 
     // MARK: - Sending
 
+    /// Stops listening on `channel` (a namespace removed when it emptied).
+    func unlisten(_ channel: String) {
+        link.unlisten(channel)
+    }
+
     /// Queues a message for the namespace channel `channel`. Never waits: when PostgreSQL
     /// is down the queue fills, and past its bound the oldest messages go.
     func publish(_ message: ClusterMessage, on channel: String) {
