@@ -113,10 +113,10 @@ public enum Bench {
         let runner = try BenchRunner(options: options)
         let touch = parameters.touch ? EchoTemplate(size: 20, binary: false) : nil
         return try await run(runner) {
-            let rssBefore = options.serverPID.flatMap { ProcessStats.residentBytes(pid: $0) }
-            let start = Snapshot.take(serverPID: options.serverPID)
+            let rssBefore = ProcessStats.residentBytes(pids: options.serverPIDs)
+            let start = Snapshot.take(serverPIDs: options.serverPIDs)
             try await runner.open(count: parameters.connections, rate: parameters.rate) { _ in IdleSession(touch: touch) }
-            let connected = Snapshot.take(serverPID: options.serverPID)
+            let connected = Snapshot.take(serverPIDs: options.serverPIDs)
             if touch != nil {
                 await runner.startAll()
                 let deadline = monotonicNanoseconds() + 30_000_000_000
@@ -128,11 +128,11 @@ public enum Bench {
             var rssAfter: Int?
             let holdEnd = monotonicNanoseconds() + UInt64(parameters.hold * 1e9)
             repeat {
-                if let pid = options.serverPID, let rss = ProcessStats.residentBytes(pid: pid) { rssAfter = max(rssAfter ?? 0, rss) }
+                if let rss = ProcessStats.residentBytes(pids: options.serverPIDs) { rssAfter = max(rssAfter ?? 0, rss) }
                 let left = holdEnd > monotonicNanoseconds() ? holdEnd - monotonicNanoseconds() : 0
                 if left > 0 { try await Task.sleep(nanoseconds: min(left, 500_000_000)) }
             } while monotonicNanoseconds() < holdEnd
-            if let pid = options.serverPID, let rss = ProcessStats.residentBytes(pid: pid) { rssAfter = max(rssAfter ?? 0, rss) }
+            if let rss = ProcessStats.residentBytes(pids: options.serverPIDs) { rssAfter = max(rssAfter ?? 0, rss) }
             let totals = await runner.totals()
 
             let seconds = Double(connected.time - start.time) / 1e9
@@ -208,7 +208,7 @@ public enum Bench {
     }
 
     static func targetURL(_ options: BenchOptions) -> String {
-        "ws://\(options.host):\(options.port)\(options.path)"
+        options.ports.map { "ws://\(options.host):\($0)\(options.path)" }.joined(separator: " ")
     }
 
     static func summarize(_ m: BenchRunner.Measurement, runner: BenchRunner, scenario: String, connections: Int) -> BenchResult {
