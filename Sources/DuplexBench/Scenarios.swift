@@ -24,6 +24,16 @@ public enum Bench {
         public init() {}
     }
 
+    /// `duplex bench chat`: every connection a member of one room of `duplex chat`.
+    public struct ChatParameters: Sendable {
+        public var connections = 100
+        public var publishers = 10
+        /// Messages per second of each publisher (the chat's limit is 20 per 5 s).
+        public var rate = 2.0
+        public var size = 32
+        public init() {}
+    }
+
     public struct ConnectParameters: Sendable {
         public var connections = 1_000
         /// Connections started per second (nil: as fast as `connectConcurrency` allows).
@@ -181,6 +191,25 @@ public enum Bench {
             var result = summarize(measurement, runner: runner, scenario: "socketio-echo", connections: parameters.connections)
             result.size = size
             result.window = window
+            return result
+        }
+    }
+
+    public static func chat(_ options: BenchOptions, _ parameters: ChatParameters) async throws -> BenchResult {
+        let runner = try BenchRunner(options: options)
+        let template = BroadcastTemplate(size: parameters.size)
+        let publishers = max(1, min(parameters.publishers, parameters.connections))
+        let interval = TimeAmount.nanoseconds(Int64(1e9 / max(0.01, parameters.rate)))
+        let stride = max(1, parameters.connections / publishers)
+        return try await run(runner) {
+            try await runner.open(count: parameters.connections) { index in
+                let isPublisher = index % stride == 0 && index / stride < publishers
+                return ChatSession(template: template, publisher: isPublisher ? UInt32(index / stride) : nil, interval: interval)
+            }
+            let measurement = try await runner.measure(fanOut: parameters.connections, unit: "deliveries")
+            var result = summarize(measurement, runner: runner, scenario: "chat", connections: parameters.connections)
+            result.size = max(parameters.size, BroadcastTemplate.stampLength)
+            result.publishers = publishers
             return result
         }
     }

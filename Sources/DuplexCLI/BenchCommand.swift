@@ -18,7 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
             Exits non-zero when the server cannot be reached, refuses the upgrade, closes connections, or \
             loses or mangles messages.
             """,
-        subcommands: [BenchEcho.self, BenchBroadcast.self, BenchConnect.self, BenchSocketIO.self, BenchJSON.self]
+        subcommands: [BenchEcho.self, BenchBroadcast.self, BenchConnect.self, BenchSocketIO.self, BenchChat.self, BenchJSON.self]
     )
 }
 
