@@ -58,22 +58,26 @@ struct BroadcastTemplate: Sendable {
 }
 
 /// Every connection subscribes; publishers also send, keeping `window` of their own messages
-/// in flight (a publisher's next message goes when its own copy comes back). Every delivery's
-/// latency is measured from the send time the message carries.
+/// in flight (a publisher's next message goes when its own copy comes back), or one every
+/// `interval` when it is set. Every delivery's latency is measured from the send time the
+/// message carries.
 struct BroadcastSession: BenchSession {
     let template: BroadcastTemplate
     /// Publishers have an id; subscribers have none.
     let publisher: UInt32?
     let window: Int
+    /// A fixed pace instead of the window.
+    let interval: TimeAmount?
     let socketIO: Bool
     private var scratch: ByteBuffer
     private var outstanding = 0
     private var link = SocketIOLink()
 
-    init(template: BroadcastTemplate, publisher: UInt32?, window: Int, socketIO: Bool) {
+    init(template: BroadcastTemplate, publisher: UInt32?, window: Int, interval: TimeAmount? = nil, socketIO: Bool) {
         self.template = template
         self.publisher = publisher
         self.window = max(1, window)
+        self.interval = interval
         self.socketIO = socketIO
         self.scratch = ByteBufferAllocator().buffer(capacity: publisher == nil ? 0 : template.frameLength)
     }
@@ -82,9 +86,15 @@ struct BroadcastSession: BenchSession {
 
     mutating func opened(_ io: SessionIO) -> Bool { !socketIO }
 
+    var tickInterval: TimeAmount? { publisher == nil ? nil : interval }
+
     mutating func start(_ io: SessionIO) {
-        guard publisher != nil else { return }
+        guard publisher != nil, interval == nil else { return }
         while outstanding < window { publish(io, now: monotonicNanoseconds()) }
+    }
+
+    mutating func tick(_ io: SessionIO) {
+        publish(io, now: monotonicNanoseconds())
     }
 
     private mutating func publish(_ io: SessionIO, now: UInt64) {
@@ -108,7 +118,7 @@ struct BroadcastSession: BenchSession {
             return false
         }
         io.loop.countReceived(sentAt: sentAt, now: now)
-        if let publisher, from == publisher, outstanding > 0 {
+        if let publisher, from == publisher, outstanding > 0, interval == nil {
             outstanding -= 1
             if !io.loop.stopping { publish(io, now: now) }
         }

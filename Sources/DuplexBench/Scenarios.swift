@@ -17,6 +17,8 @@ public enum Bench {
         public var publishers = 1
         public var size = 32
         public var window = 1
+        /// Messages per second of each publisher at a fixed pace; nil: `window` paces them.
+        public var rate: Double?
         /// Growth: add `step` connections until p95 latency passes `p95Bound` (µs) or `maxConnections`.
         public var growthStep: Int?
         public var maxConnections = 10_000
@@ -76,12 +78,14 @@ public enum Bench {
             : BroadcastTemplate(size: parameters.size)
         let publishers = max(1, min(parameters.publishers, parameters.connections))
         let window = parameters.window
+        let interval = parameters.rate.map { TimeAmount.nanoseconds(Int64(1e9 / max(0.01, $0))) }
         let scenario = socketIO ? "socketio-broadcast" : "broadcast"
         // Publishers are spread evenly over the connections (and so over the loops).
         let stride = max(1, parameters.connections / publishers)
         let makeSession: @Sendable (Int) -> BroadcastSession = { index in
             let isPublisher = index % stride == 0 && index / stride < publishers
-            return BroadcastSession(template: template, publisher: isPublisher ? UInt32(index / stride) : nil, window: window, socketIO: socketIO)
+            return BroadcastSession(template: template, publisher: isPublisher ? UInt32(index / stride) : nil, window: window,
+                                    interval: interval, socketIO: socketIO)
         }
         return try await run(runner) {
             var connections = parameters.connections
@@ -98,7 +102,7 @@ public enum Bench {
             var largest: Int? = (result.latencyMicroseconds?.p95 ?? .max) <= parameters.p95Bound && result.ok ? connections : nil
             while largest == connections, connections + step <= parameters.maxConnections {
                 try await runner.open(first: connections, count: step) { index in
-                    BroadcastSession(template: template, publisher: nil, window: window, socketIO: socketIO)
+                    BroadcastSession(template: template, publisher: nil, window: window, interval: nil, socketIO: socketIO)
                 }
                 connections += step
                 measurement = try await runner.measure(fanOut: connections, unit: "deliveries")

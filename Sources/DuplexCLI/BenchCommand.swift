@@ -78,6 +78,8 @@ struct BroadcastOptions: ParsableArguments {
     @Option(help: "Connections that also publish.") var publishers = 1
     @Option(name: [.customShort("s"), .long], help: "Message size in bytes (at least 24: send time and publisher id).") var size = 32
     @Option(help: "Own messages in flight per publisher (the next goes when its own copy returns).") var window = 1
+    @Option(help: "Messages per second of each publisher, at a fixed pace instead of --window (latency at a load every setup sustains).")
+    var rate: Double?
     @Option(help: "Grow: add this many connections per step until p95 passes --p95-bound.") var growBy: Int?
     @Option(help: "Growth bound on p95 delivery latency, in milliseconds.") var p95Bound = 100.0
     @Option(help: "Growth stops at this many connections.") var maxConnections = 10_000
@@ -88,6 +90,7 @@ struct BroadcastOptions: ParsableArguments {
         parameters.publishers = publishers
         parameters.size = size
         parameters.window = window
+        parameters.rate = rate
         parameters.growthStep = growBy
         parameters.p95Bound = UInt64(p95Bound * 1000)
         parameters.maxConnections = maxConnections

@@ -121,6 +121,22 @@ final class GeneratorTests: XCTestCase {
         XCTAssertGreaterThan(result.latencyMicroseconds?.count ?? 0, 0)
     }
 
+    func testBroadcastAtAFixedRate() async throws {
+        // 2 publishers at 40 messages/s each for the 1 s window: about 80 sent (not as many
+        // as the round trips allow), every one delivered to all 10.
+        var parameters = Bench.BroadcastParameters()
+        parameters.connections = 10
+        parameters.publishers = 2
+        parameters.rate = 40
+        var options = options(warmup: 0.3, duration: 1.0)
+        options.path = "/broadcast"
+        let result = try await Bench.broadcast(options, parameters)
+        XCTAssertTrue(result.ok, result.summary)
+        XCTAssertEqual(result.received, result.sent * 10)
+        XCTAssertGreaterThan(result.sentInWindow, 60, result.summary)
+        XCTAssertLessThan(result.sentInWindow, 100, result.summary)
+    }
+
     func testBroadcastAgainstAnEchoServerFails() async throws {
         var options = options(warmup: 0.1, duration: 0.3)
         options.path = "/"  // plain echo: each message reaches only its sender
