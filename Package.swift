@@ -29,6 +29,7 @@ let package = Package(
     traits: [
         .trait(name: "Hummingbird", description: "The DuplexHummingbird product: Duplex inside Hummingbird 2 apps"),
         .trait(name: "Vapor", description: "The DuplexVapor product: Duplex inside Vapor 4 apps"),
+        .trait(name: "Postgres", description: "`duplex chat --postgres URL`: the chat on several servers (builds postgres-nio)"),
         .default(enabledTraits: []),
     ],
     dependencies: [
@@ -119,6 +120,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The chat on several servers: history, identities and presence in PostgreSQL.
+        .target(
+            name: "ChatRoomPostgres",
+            dependencies: [
+                "ChatRoom", "DuplexPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Load generator behind `duplex bench`.
         .target(
             name: "DuplexBench",
@@ -133,6 +145,7 @@ let package = Package(
             name: "DuplexCLI",
             dependencies: [
                 "Duplex", "ChatRoom", "SocketIO", "DuplexBench",
+                .target(name: "ChatRoomPostgres", condition: .when(traits: ["Postgres"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
