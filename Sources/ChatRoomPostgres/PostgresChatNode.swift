@@ -41,7 +41,7 @@ public final class PostgresChatNode: Sendable {
     private let logger: Logger
     private let hubBox = Mutex<ChatHub?>(nil)
     private let arrived = Mutex<[String: Int64]>([:])
-    private let peopleToWrite = Mutex<[String: [Int64: String]]>([:])
+    private let peopleToWrite = Mutex<[String: [Int64: ChatHub.Person]]>([:])
     private let roomsToRead = Mutex<Set<String>>([])
     private let writes: BoundedSendQueue<String>
     private let tasks = Mutex<[Task<Void, Never>]>([])
@@ -141,7 +141,7 @@ public final class PostgresChatNode: Sendable {
     // MARK: - People
 
     /// This server's people in a room changed: written (latest state only) by one sender.
-    private func peopleChanged(_ room: String, _ people: [Int64: String]) {
+    private func peopleChanged(_ room: String, _ people: [Int64: ChatHub.Person]) {
         let first = peopleToWrite.withLock { pending -> Bool in
             let isNew = pending[room] == nil
             pending[room] = people
@@ -153,12 +153,13 @@ public final class PostgresChatNode: Sendable {
     private func writePeople(of room: String) async {
         guard let people = peopleToWrite.withLock({ $0.removeValue(forKey: room) }) else { return }
         let ids = Array(people.keys)
-        let names = ids.map { people[$0] ?? "" }
+        let names = ids.map { people[$0]?.name ?? "" }
+        let sinces = ids.map { people[$0]?.since ?? 0 }
         do {
             let node = options.nodeName
             let logger = logger
             _ = try await link.withConnection { connection -> Void in
-                try await connection.query("SELECT duplex_chat_set_people(\(node), \(room), \(ids), \(names))", logger: logger)
+                try await connection.query("SELECT duplex_chat_set_people(\(node), \(room), \(ids), \(names), \(sinces))", logger: logger)
             }
         } catch {
             logger.warning("chat presence not written: \(String(reflecting: error))", metadata: ["room": "\(room)"])
@@ -193,15 +194,17 @@ public final class PostgresChatNode: Sendable {
         if requested == nil { rooms = (try? await hub.activeRooms().get()) ?? [] }
         guard !rooms.isEmpty, let connection = link.openConnection else { return }
         let timeout = Double(options.presenceTimeout.nanoseconds) / 1e9
-        var people: [String: [Int64: String]] = [:]
+        var people: [String: [Int64: ChatHub.Person]] = [:]
         for room in rooms { people[room] = [:] }
         do {
             let rows = try await connection.query(
                 """
-                SELECT p.room, p.identity, p.name FROM duplex_chat_presence AS p JOIN duplex_chat_nodes AS n ON n.node = p.node
+                SELECT p.room, p.identity, p.name, p.since FROM duplex_chat_presence AS p JOIN duplex_chat_nodes AS n ON n.node = p.node
                 WHERE p.node <> \(options.nodeName) AND n.seen > now() - make_interval(secs => \(timeout)) AND p.room = ANY(\(rooms))
                 """, logger: logger)
-            for try await (room, identity, name) in rows.decode((String, Int64, String).self) { people[room]?[identity] = name }
+            for try await (room, identity, name, since) in rows.decode((String, Int64, String, Int64).self) {
+                people[room]?[identity] = ChatHub.Person(name: name, since: since)
+            }
         } catch {
             logger.warning("chat presence not read: \(String(reflecting: error))")
             return

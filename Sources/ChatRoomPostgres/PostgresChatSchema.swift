@@ -29,7 +29,7 @@ enum PostgresChatSchema {
         CREATE TABLE IF NOT EXISTS duplex_chat_nodes (node text PRIMARY KEY, seen timestamptz NOT NULL);
         CREATE TABLE IF NOT EXISTS duplex_chat_presence (
             node text NOT NULL, room text NOT NULL, identity bigint NOT NULL, name text NOT NULL,
-            PRIMARY KEY (node, room, identity));
+            since bigint NOT NULL, PRIMARY KEY (node, room, identity));
         CREATE OR REPLACE FUNCTION duplex_chat_append(rooms text[], users text[], uids bigint[], bodies text[], stamps bigint[])
         RETURNS TABLE (stored_room text, stored_id bigint) LANGUAGE plpgsql AS $f$
         DECLARE i int; next_id bigint;
@@ -43,12 +43,12 @@ enum PostgresChatSchema {
                 stored_room := rooms[i]; stored_id := next_id; RETURN NEXT;
             END LOOP;
         END $f$;
-        CREATE OR REPLACE FUNCTION duplex_chat_set_people(this_node text, this_room text, ids bigint[], names text[])
+        CREATE OR REPLACE FUNCTION duplex_chat_set_people(this_node text, this_room text, ids bigint[], names text[], sinces bigint[])
         RETURNS void LANGUAGE plpgsql AS $f$
         BEGIN
             DELETE FROM duplex_chat_presence AS p WHERE p.node = this_node AND p.room = this_room AND NOT (p.identity = ANY(ids));
-            INSERT INTO duplex_chat_presence SELECT this_node, this_room, u.i, u.n FROM unnest(ids, names) AS u(i, n)
-                ON CONFLICT (node, room, identity) DO UPDATE SET name = EXCLUDED.name;
+            INSERT INTO duplex_chat_presence SELECT this_node, this_room, u.i, u.n, u.s FROM unnest(ids, names, sinces) AS u(i, n, s)
+                ON CONFLICT (node, room, identity) DO UPDATE SET name = EXCLUDED.name, since = EXCLUDED.since;
             PERFORM pg_notify('duplex_chat_presence', this_node || ' ' || this_room);
         END $f$;
         END $$

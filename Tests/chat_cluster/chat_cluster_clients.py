@@ -8,6 +8,13 @@ import asyncio
 import json
 
 import socketio
+from engineio import payload as engineio_payload
+
+# python-engineio's client refuses a polling response of more than 16 packets ("Too many
+# packets in payload", then it drops the connection); a reconnection's welcome + history is
+# more. Duplex sends what is queued in one response, as Node's engine.io does: the client's
+# limit is raised here (reported to the lead: an interop note for Tests/socketio).
+engineio_payload.Payload.max_decode_packets = 1024
 from websockets.asyncio.client import connect
 
 
@@ -114,7 +121,10 @@ class SioPerson:
         self.auth = {"room": room, "name": name, "token": ""}
         self.transcript = Transcript()
         self.welcomes: list[dict] = []
-        self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=1)
+        import logging, os
+        debug = bool(os.environ.get("CHAT_CLUSTER_DEBUG"))
+        self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=1,
+                                           logger=debug, engineio_logger=debug)
         self.client.on("welcome", self._welcome)
         self.client.on("chat message", self._message)
 
@@ -146,7 +156,7 @@ class SioPerson:
                 continue
             if await confirmed(self.transcript, text):
                 return
-        raise AssertionError(f"{self.name}: {text!r} never confirmed")
+        raise AssertionError(f"{self.name}: {text!r} never confirmed (connected={self.client.connected}, welcomes={len(self.welcomes)})")
 
     async def close(self) -> None:
         await self.client.disconnect()

@@ -55,6 +55,17 @@ public final class ChatHub: @unchecked Sendable {
         case custom(@Sendable (ChatEnvelope) -> Void)
     }
 
+    /// Someone in a room, as the servers sharing a store tell each other.
+    public struct Person: Sendable, Equatable {
+        public var name: String
+        /// When they arrived in the room (ms since 1970).
+        public var since: Int64
+        public init(name: String, since: Int64) {
+            self.name = name
+            self.since = since
+        }
+    }
+
     /// A member's handle, returned by `join`. It carries the member's endpoint, so that a
     /// refusal at the door (the hub's inbox is full) needs no trip to the hub.
     public struct MemberID: Hashable, Sendable {
@@ -111,7 +122,7 @@ public final class ChatHub: @unchecked Sendable {
     private var closing = false
     /// Told who is here on this server whenever that changed (coalesced like presence):
     /// the other servers sharing the store learn it through it.
-    private var peopleObserver: (@Sendable (_ room: String, _ people: [Int64: String]) -> Void)?
+    private var peopleObserver: (@Sendable (_ room: String, _ people: [Int64: Person]) -> Void)?
 
     /// `metricsFactory`: where the chat's metrics go (nil: the process-wide `MetricsSystem`).
     public init(store: ChatStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat"),
@@ -173,8 +184,8 @@ public final class ChatHub: @unchecked Sendable {
     // MARK: - Several servers on one store
 
     /// Set before serving when other servers share the store: called (on the hub's loop)
-    /// with a room's people on this server, identity → name, after each change.
-    public func observePeople(_ observer: @escaping @Sendable (_ room: String, _ people: [Int64: String]) -> Void) {
+    /// with a room's people on this server, by identity, after each change.
+    public func observePeople(_ observer: @escaping @Sendable (_ room: String, _ people: [Int64: Person]) -> Void) {
         eventLoop.execute { self.peopleObserver = observer }
     }
 
@@ -195,15 +206,16 @@ public final class ChatHub: @unchecked Sendable {
         }
     }
 
-    /// The people in `room` on the other servers (identity → name): arrivals and
+    /// The people in `room` on the other servers, by identity: arrivals and
     /// departures among them are announced here, presence counts them.
-    public func setPeopleElsewhere(room: String, _ people: [Int64: String]) {
+    public func setPeopleElsewhere(room: String, _ people: [Int64: Person]) {
         onLoop { hub in
             guard let state = hub.rooms[room] else { return }
+            let before = state.people
             let (arrived, departed) = state.setRemote(people)
             for (uid, name) in arrived { hub.announce(.enter, name, uid: uid, in: state) }
             for (uid, name) in departed { hub.announce(.leave, name, uid: uid, in: state) }
-            if !arrived.isEmpty || !departed.isEmpty { hub.broadcastPresence(state) }
+            if !arrived.isEmpty || !departed.isEmpty || state.people != before { hub.broadcastPresence(state) }
         }
     }
 

@@ -10,9 +10,14 @@ final class RoomState {
         let endpoint: ChatHub.Endpoint
         var name: String
         let identity: Int64
+        /// When it arrived (ms since 1970).
+        let since: Int64
     }
 
     let name: String
+    /// When the room came to exist on this server (ms since 1970): people elsewhere who
+    /// arrived before were there before its members, and are not announced to them.
+    let createdAt = ChatClock.nowMilliseconds()
     private let recentCapacity: Int
     private(set) var entries: [ChatHub.MemberID: Entry] = [:]
     private var nextOrder: UInt64 = 0
@@ -38,8 +43,8 @@ final class RoomState {
     /// and whether a read of the missing ones is in flight.
     var knownLatest: Int64 = 0
     var catchingUp = false
-    /// People in this room on other servers: identity → name.
-    private(set) var remote: [Int64: String] = [:]
+    /// People in this room on other servers.
+    private(set) var remote: [Int64: ChatHub.Person] = [:]
     private var remoteHolders: [String: Int64] = [:]
     private var recipients: Recipients?
 
@@ -85,30 +90,33 @@ final class RoomState {
         return nil
     }
 
-    /// The identities connected here on this server, with their names.
-    func localPeople() -> [Int64: String] {
-        var people: [Int64: String] = [:]
-        for entry in entries.values { people[entry.identity] = entry.name }
+    /// The people connected here on this server (the earliest arrival of each).
+    func localPeople() -> [Int64: ChatHub.Person] {
+        var people: [Int64: ChatHub.Person] = [:]
+        for entry in entries.values where (people[entry.identity]?.since ?? .max) > entry.since {
+            people[entry.identity] = ChatHub.Person(name: entry.name, since: entry.since)
+        }
         return people
     }
 
     func isHere(_ identity: Int64) -> Bool { connections[identity] != nil }
     func isElsewhere(_ identity: Int64) -> Bool { remote[identity] != nil }
 
-    /// Replaces who is here on other servers; returns the people who arrived and left
-    /// (those also connected here did neither, for this room's members).
-    func setRemote(_ people: [Int64: String]) -> (arrived: [(Int64, String)], departed: [(Int64, String)]) {
-        let arrived = people.filter { remote[$0.key] == nil && connections[$0.key] == nil }.map { ($0.key, $0.value) }
-        let departed = remote.filter { people[$0.key] == nil && connections[$0.key] == nil }.map { ($0.key, $0.value) }
+    /// Replaces who is here on other servers; returns the people who arrived (after this
+    /// room came to exist here) and left; those also connected here did neither.
+    func setRemote(_ people: [Int64: ChatHub.Person]) -> (arrived: [(Int64, String)], departed: [(Int64, String)]) {
+        let arrived = people.filter { remote[$0.key] == nil && connections[$0.key] == nil && $0.value.since > createdAt }
+            .map { ($0.key, $0.value.name) }
+        let departed = remote.filter { people[$0.key] == nil && connections[$0.key] == nil }.map { ($0.key, $0.value.name) }
         remote = people
         remoteHolders = [:]
-        for (identity, name) in people { remoteHolders[ChatIdentity.nameKey(name)] = identity }
+        for (identity, person) in people { remoteHolders[ChatIdentity.nameKey(person.name)] = identity }
         return (arrived, departed)
     }
 
     /// Adds a connection; true when it is its identity's first here (an arrival to announce).
     func add(_ id: ChatHub.MemberID, endpoint: ChatHub.Endpoint, name: String, identity: Int64) -> Bool {
-        entries[id] = Entry(order: nextOrder, endpoint: endpoint, name: name, identity: identity)
+        entries[id] = Entry(order: nextOrder, endpoint: endpoint, name: name, identity: identity, since: ChatClock.nowMilliseconds())
         nextOrder += 1
         hold(name, identity)
         recipients = nil
@@ -152,7 +160,7 @@ final class RoomState {
     func names() -> [String] {
         var seen = Set<String>()
         let local = entries.values.sorted { $0.order < $1.order }.compactMap { seen.insert(ChatIdentity.nameKey($0.name)).inserted ? $0.name : nil }
-        let elsewhere = remote.filter { connections[$0.key] == nil }.map(\.value).sorted()
+        let elsewhere = remote.filter { connections[$0.key] == nil }.map(\.value.name).sorted()
             .filter { seen.insert(ChatIdentity.nameKey($0)).inserted }
         return local + elsewhere
     }
