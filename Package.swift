@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "MessagePackTests", dependencies: ["MessagePack"]),
-        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "SocketIO", "MessagePack", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "DuplexPostgres", "SocketIO", "MessagePack", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ]
 )
 

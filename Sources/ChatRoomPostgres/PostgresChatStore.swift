@@ -143,8 +143,11 @@ public final class PostgresChatStore: ChatStore {
 
 /// Why the chat's PostgreSQL store failed, in words for the person running the chat.
 public enum PostgresChatError: Error, CustomStringConvertible {
+    /// PostgreSQL stored messages but returned no id for some.
     case noID
+    /// The node is shutting down.
     case closed
+    /// PostgreSQL did not answer at start, or the chat's tables could not be created.
     case unreachable(String)
 
     public var description: String {

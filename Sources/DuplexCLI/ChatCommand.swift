@@ -72,6 +72,8 @@ struct ChatCommand: AsyncParsableCommand {
             var options = PostgresChatNode.Options()
             if let nodeName { options.nodeName = nodeName }
             options.presenceTimeout = .nanoseconds(Int64(presenceTimeout * 1e9))
+            // A few heartbeats per timeout, so that a living node is never taken for dead.
+            options.heartbeat = .nanoseconds(min(options.heartbeat.nanoseconds, Int64(presenceTimeout * 1e9 / 3)))
             var nodeLogger = logger
             nodeLogger[metadataKey: "node"] = "\(options.nodeName)"
             let node: PostgresChatNode
