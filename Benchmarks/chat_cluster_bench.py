@@ -89,8 +89,10 @@ async def drive(ports: list[int], count: int, sample_every: int, seconds: float)
 # --- the run
 
 async def publish(ports: list[int], rate: float, seconds: float) -> int:
-    """Publishers (two per node, within the rate limit of 20 per 5 s each) at `rate` in all."""
-    publishers = [await RawClient.open(port, f"?room={ROOM}") for port in ports for _ in range(2)]
+    """Publishers at `rate` in all, spread over the nodes, each at 2 messages/s at most
+    (the chat's rate limit is 20 per 5 s)."""
+    count = max(2 * len(ports), -(-int(rate) // 2))
+    publishers = [await RawClient.open(ports[i % len(ports)], f"?room={ROOM}") for i in range(count)]
     for publisher in publishers:
         publisher.keep = False
         publisher.task = asyncio.ensure_future(publisher.pump())
@@ -125,8 +127,10 @@ def run(binary: str, pg: PostgresServer, nodes_count: int, args) -> dict:
     try:
         for driver in drivers:
             assert driver.stdout.readline().strip() == "ready", "a load process did not get ready"
-        pg_pids = [int(p) for p in subprocess.run(["pgrep", "-f", f"postgres.*{pg.port}|postgres:"], capture_output=True,
-                                                  text=True).stdout.split()]
+        # This PostgreSQL only (other servers may run on the machine): its postmaster and children.
+        postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+        pg_pids = [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                                                                 text=True).stdout.split()]
         node_cpu0 = sum(cpu_seconds(proc.pid) for _, proc in nodes)
         pg_cpu0 = sum(cpu_seconds(pid) for pid in pg_pids if Path(f"/proc/{pid}").exists())
         start_ns = time.monotonic_ns()
@@ -152,6 +156,7 @@ def run(binary: str, pg: PostgresServer, nodes_count: int, args) -> dict:
         "p50": percentile(latencies, 0.5) if latencies else None, "p99": percentile(latencies, 0.99) if latencies else None,
         "node_cpu": node_cpu / wall, "pg_cpu": pg_cpu / wall,
         "driver_cpu": [r["cpu"] / r["wall"] for r in results],
+        "load": os.getloadavg()[0],
     }
 
 
@@ -189,14 +194,14 @@ def main() -> None:
         "shares of one core over the window plus 5 s of tail; the receivers run in "
         f"{args.drivers} load processes (raw asyncio WebSocket clients): their CPU shows whether they kept up.",
         "",
-        "| nodes | clients | messages | deliveries (of expected) | deliveries/s | latency p50 / p99 (ms) | nodes CPU | PostgreSQL CPU | load processes CPU |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| nodes | clients | messages | deliveries (of expected) | deliveries/s | latency p50 / p99 (ms) | nodes CPU | PostgreSQL CPU | load processes CPU | machine load average |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         fmt = lambda v: f"{v:.1f}" if v is not None else "–"  # noqa: E731
         lines.append(f"| {r['nodes']} | {r['clients']} | {r['sent']} | {r['received']} / {r['expected']} | {r['per_second']:.0f} | "
                      f"{fmt(r['p50'])} / {fmt(r['p99'])} | {r['node_cpu']:.0%} | {r['pg_cpu']:.0%} | "
-                     + ", ".join(f"{c:.0%}" for c in r["driver_cpu"]) + " |")
+                     + ", ".join(f"{c:.0%}" for c in r["driver_cpu"]) + f" | {r['load']:.1f} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"written {args.out}")
 
