@@ -92,6 +92,7 @@ def test_a_node_killed_mid_conversation_loses_nothing(cluster):
             await all_have(everyone, 2 * len(everyone) + 1)
 
             victim = max(cluster.nodes, key=lambda node: node.members())
+            on_victim = victim.members()
             victim.kill()
             # The page and every client on the victim come back through nginx.
             await asyncio.sleep(1.0)
@@ -113,6 +114,11 @@ def test_a_node_killed_mid_conversation_loses_nothing(cluster):
                     break
                 await asyncio.sleep(0.05)
             assert await page_ids() == [m[0] for m in expected], "the page shows the database's messages in order"
+            # Everyone who was on the dead node came back (through nginx, to another node).
+            page_welcomes = await page.evaluate("window.duplexChat.received.filter(m => m.type === 3).length")
+            came_back = (sum(1 for p in ws if p.reconnections > 0) + sum(1 for p in sio + polling if len(p.welcomes) > 1)
+                         + (1 if page_welcomes > 1 else 0))
+            assert came_back >= on_victim >= 2, (came_back, on_victim)
             survivors = [node for node in cluster.nodes if node is not victim]
             assert sum(node.members() for node in survivors) == len(everyone) + 1
             await browser.close()
