@@ -106,7 +106,14 @@ struct ChatCommand: AsyncParsableCommand {
         }
         let place = historyPlace
         try await runUntilSignal(run: server.run, close: {
+            // PostgreSQL down: what waits for it would hold the shutdown forever. After 2 s
+            // the link closes, and those waits fail (their senders were never confirmed).
+            let deadline = Task {
+                try await Task.sleep(nanoseconds: 2_000_000_000)
+                await closeStore()
+            }
             await server.close()
+            deadline.cancel()
             await closeStore()
         }, ready: {
             print("duplex chat: open http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(bound)/ (history: \(place))")

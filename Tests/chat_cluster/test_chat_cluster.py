@@ -4,6 +4,7 @@ client lands on or loses."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import time
 
@@ -200,6 +201,30 @@ def test_postgres_restarted_mid_run(cluster):
             assert person.transcript.live_order() == [m[0] for m in expected]
         for person in people:
             await person.close()
+
+    run_async(scenario)
+
+
+def test_sigterm_with_postgres_down_finishes_within_5_seconds(cluster):
+    """What waits for PostgreSQL (a message sent while it is down) does not hold the
+    shutdown: the node gives up on it after 2 s and exits."""
+    node = cluster.nodes[0]
+
+    async def scenario():
+        person = await WsPerson(f"ws://{node.address}", "down", "Ann").start()
+        await person.say("before")
+        await asyncio.to_thread(cluster.pg.stop, "fast", False)
+        try:
+            await person.ws.send("while PostgreSQL is down")
+            await asyncio.sleep(0.5)
+            person.closing = True
+            started = time.monotonic()
+            node.proc.send_signal(signal.SIGTERM)
+            status = await asyncio.to_thread(node.proc.wait, 15)
+            assert status == 0 and time.monotonic() - started < 5, time.monotonic() - started
+            await person.close()
+        finally:
+            await asyncio.to_thread(cluster.pg.start)
 
     run_async(scenario)
 
