@@ -31,6 +31,7 @@ let package = Package(
         .trait(name: "TLS", description: "wss:// for the client and TLS for the server (swift-nio-ssl, which compiles BoringSSL)"),
         .trait(name: "Hummingbird", description: "The DuplexHummingbird product: Duplex inside Hummingbird 2 apps"),
         .trait(name: "Vapor", description: "The DuplexVapor product: Duplex inside Vapor 4 apps"),
+        .trait(name: "Postgres", description: "`duplex chat --postgres URL`: the chat on several servers (builds postgres-nio)"),
         .default(enabledTraits: []),
     ],
     dependencies: [
@@ -121,6 +122,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The chat on several servers: history, identities and presence in PostgreSQL.
+        .target(
+            name: "ChatRoomPostgres",
+            dependencies: [
+                "ChatRoom", "DuplexPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Load generator behind `duplex bench`.
         .target(
             name: "DuplexBench",
@@ -135,6 +147,7 @@ let package = Package(
             name: "DuplexCLI",
             dependencies: [
                 "Duplex", "ChatRoom", "SocketIO", "DuplexBench",
+                .target(name: "ChatRoomPostgres", condition: .when(traits: ["Postgres"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -186,7 +199,7 @@ let package = Package(
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "MessagePackTests", dependencies: ["MessagePack"]),
-        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "SocketIO", "MessagePack", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "SocketIOPostgresTests", dependencies: ["SocketIOPostgres", "DuplexPostgres", "SocketIO", "MessagePack", .product(name: "PostgresNIO", package: "postgres-nio")]),
     ]
 )
 

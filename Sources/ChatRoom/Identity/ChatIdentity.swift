@@ -23,14 +23,14 @@ public struct ChatIdentity: Sendable, Equatable {
     public static func defaultName(_ id: Int64) -> String { "User \(id)" }
 
     /// `user 12` in any case: names of this form belong to the identity with that id.
-    static func defaultNameOwner(_ name: String) -> Int64? {
+    package static func defaultNameOwner(_ name: String) -> Int64? {
         let lowered = name.lowercased()
         guard lowered.hasPrefix("user "), let id = Int64(lowered.dropFirst(5)), id > 0, "\(id)" == lowered.dropFirst(5) else { return nil }
         return id
     }
 
     /// The key under which names are unique (case-insensitive).
-    static func nameKey(_ name: String) -> String { name.lowercased() }
+    package static func nameKey(_ name: String) -> String { name.lowercased() }
 }
 
 /// The secret a client keeps to come back as the same identity: 32 random bytes,

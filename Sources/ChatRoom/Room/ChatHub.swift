@@ -55,6 +55,17 @@ public final class ChatHub: @unchecked Sendable {
         case custom(@Sendable (ChatEnvelope) -> Void)
     }
 
+    /// Someone in a room, as the servers sharing a store tell each other.
+    public struct Person: Sendable, Equatable {
+        public var name: String
+        /// When they arrived in the room (ms since 1970).
+        public var since: Int64
+        public init(name: String, since: Int64) {
+            self.name = name
+            self.since = since
+        }
+    }
+
     /// A member's handle, returned by `join`. It carries the member's endpoint, so that a
     /// refusal at the door (the hub's inbox is full) needs no trip to the hub.
     public struct MemberID: Hashable, Sendable {
@@ -109,6 +120,9 @@ public final class ChatHub: @unchecked Sendable {
     /// Set by `close`: departures are no longer announced (a shutdown of N members must not
     /// cost N broadcasts to the rest).
     private var closing = false
+    /// Told who is here on this server whenever that changed (coalesced like presence):
+    /// the other servers sharing the store learn it through it.
+    private var peopleObserver: (@Sendable (_ room: String, _ people: [Int64: Person]) -> Void)?
 
     /// `metricsFactory`: where the chat's metrics go (nil: the process-wide `MetricsSystem`).
     public init(store: ChatStore, eventLoop: EventLoop, settings: Settings = Settings(), logger: Logger = Logger(label: "duplex.chat"),
@@ -165,6 +179,70 @@ public final class ChatHub: @unchecked Sendable {
     /// A person leaves (connection closed).
     public func leave(_ id: MemberID) {
         onLoop { $0.remove(id) }
+    }
+
+    // MARK: - Several servers on one store
+
+    /// Set before serving when other servers share the store: called (on the hub's loop)
+    /// with a room's people on this server, by identity, after each change.
+    public func observePeople(_ observer: @escaping @Sendable (_ room: String, _ people: [Int64: Person]) -> Void) {
+        eventLoop.execute { self.peopleObserver = observer }
+    }
+
+    /// Another server stored messages in `room`, up to `id`: read and delivered in order
+    /// (only when the room has members here).
+    public func storedElsewhere(room: String, upTo id: Int64) {
+        onLoop { hub in
+            guard let state = hub.rooms[room] else { return }
+            state.knownLatest = max(state.knownLatest, id)
+            hub.catchUp(state)
+        }
+    }
+
+    /// After the link to the other servers was lost: every room reads what it missed.
+    public func resynchronize() {
+        onLoop { hub in
+            for state in hub.rooms.values { hub.catchUp(state, probe: true) }
+        }
+    }
+
+    /// The people in `room` on the other servers, by identity: arrivals and
+    /// departures among them are announced here, presence counts them.
+    public func setPeopleElsewhere(room: String, _ people: [Int64: Person]) {
+        onLoop { hub in
+            guard let state = hub.rooms[room] else { return }
+            let before = state.people
+            let (arrived, departed) = state.setRemote(people)
+            for (uid, name) in arrived { hub.announce(.enter, name, uid: uid, in: state) }
+            for (uid, name) in departed { hub.announce(.leave, name, uid: uid, in: state) }
+            if !arrived.isEmpty || !departed.isEmpty || state.people != before { hub.broadcastPresence(state) }
+        }
+    }
+
+    /// The rooms with members on this server.
+    public func activeRooms() -> EventLoopFuture<[String]> {
+        eventLoop.submit { self.rooms.values.filter { $0.count > 0 }.map(\.name) }
+    }
+
+    /// Reads the messages of `room` after the last one delivered (when the store holds
+    /// more, or once after a lost link: `probe`), and delivers them in order.
+    private func catchUp(_ room: RoomState, probe: Bool = false) {
+        guard store.roomIDsAreSequential, room.loaded, !room.catchingUp, probe || room.knownLatest > room.lastDelivered else { return }
+        room.catchingUp = true
+        let limit = max(1, settings.maxBatch)
+        whenStored(store.since(room: room.name, after: room.lastDelivered, limit: limit)) { [self] result in
+            room.catchingUp = false
+            switch result {
+            case .success(let messages):
+                for message in messages where message.id == room.lastDelivered + 1 { record(message, in: room) }
+                if messages.count == limit { room.knownLatest = max(room.knownLatest, room.lastDelivered + 1) }
+                catchUp(room)
+            case .failure(let error):
+                logger.warning("chat catch-up read failed, retrying", metadata: ["room": "\(room.name)", "error": "\(error)"])
+                eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in catchUp(room, probe: true) }
+            }
+            dropIfUnused(room)
+        }
     }
 
     /// The names online in a room, in order of arrival.
@@ -304,6 +382,7 @@ public final class ChatHub: @unchecked Sendable {
             let waiting = room.waiting
             room.waiting = []
             for id in waiting { place(id, in: room) }
+            catchUp(room)
             dropIfUnused(room)
         }
     }
@@ -335,7 +414,7 @@ public final class ChatHub: @unchecked Sendable {
         let history = room.recent.lazy.filter { $0.id <= cutoff }.suffix(settings.historyLimit)
         for message in history { send(.message(message, history: true), to: member.endpoint) }
         for message in room.recent where message.id > cutoff { send(.message(message), to: member.endpoint) }
-        if arrived { announce(.enter, member.name, uid: identity.id, in: room) }
+        if arrived, !room.isElsewhere(identity.id) { announce(.enter, member.name, uid: identity.id, in: room) }
         broadcastPresence(room)
         releaseHeld(id)
     }
@@ -354,7 +433,7 @@ public final class ChatHub: @unchecked Sendable {
     private func exit(_ id: MemberID, from room: RoomState) {
         guard let (entry, departed) = room.remove(id) else { return }
         metrics.members.decrement()
-        if departed { announce(.leave, entry.name, uid: entry.identity, in: room) }
+        if departed, !room.isElsewhere(entry.identity) { announce(.leave, entry.name, uid: entry.identity, in: room) }
         broadcastPresence(room)
         dropIfUnused(room)
     }
@@ -449,10 +528,20 @@ public final class ChatHub: @unchecked Sendable {
         checkQuiet()
     }
 
-    /// A stored message reaches its room (this is where messages stored by other servers
-    /// would come in, in the store's order).
+    /// A message this server stored reaches its room. With sequential ids (several
+    /// servers), only the next one in sequence goes out at once; after a gap the missing
+    /// ones (stored by other servers) are read first.
     private func deliver(_ message: StoredMessage) {
-        guard let room = rooms[message.room], room.record(message) else { return }
+        guard let room = rooms[message.room] else { return }
+        if store.roomIDsAreSequential {
+            room.knownLatest = max(room.knownLatest, message.id)
+            guard room.loaded, !room.catchingUp, message.id == room.lastDelivered + 1 else { return catchUp(room) }
+        }
+        record(message, in: room)
+    }
+
+    private func record(_ message: StoredMessage, in room: RoomState) {
+        guard room.record(message) else { return }
         metrics.messages.increment()
         room.broadcast(.message(message))
     }
@@ -537,6 +626,10 @@ public final class ChatHub: @unchecked Sendable {
     }
 
     private func sendPresence(_ room: RoomState) {
+        if room.membersChanged, let peopleObserver {
+            room.membersChanged = false
+            peopleObserver(room.name, room.localPeople())
+        }
         var presence = ChatEnvelope(type: .presence, msg: "\(room.people) online", room: room.name)
         presence.count = room.people
         if room.count <= settings.presenceListLimit { presence.online = room.names() }

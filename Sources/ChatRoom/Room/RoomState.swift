@@ -10,9 +10,14 @@ final class RoomState {
         let endpoint: ChatHub.Endpoint
         var name: String
         let identity: Int64
+        /// When it arrived (ms since 1970).
+        let since: Int64
     }
 
     let name: String
+    /// When the room came to exist on this server (ms since 1970): people elsewhere who
+    /// arrived before were there before its members, and are not announced to them.
+    let createdAt = ChatClock.nowMilliseconds()
     private let recentCapacity: Int
     private(set) var entries: [ChatHub.MemberID: Entry] = [:]
     private var nextOrder: UInt64 = 0
@@ -32,6 +37,15 @@ final class RoomState {
     var waiting: [ChatHub.MemberID] = []
     /// A coalesced presence update is scheduled.
     var presenceScheduled = false
+    /// Who is here changed since the other servers were last told.
+    var membersChanged = false
+    /// Sequential ids (several servers): the highest id the store is known to hold here,
+    /// and whether a read of the missing ones is in flight.
+    var knownLatest: Int64 = 0
+    var catchingUp = false
+    /// People in this room on other servers.
+    private(set) var remote: [Int64: ChatHub.Person] = [:]
+    private var remoteHolders: [String: Int64] = [:]
     private var recipients: Recipients?
 
     init(name: String, recentCapacity: Int) {
@@ -40,7 +54,7 @@ final class RoomState {
     }
 
     var count: Int { entries.count }
-    var isUnused: Bool { entries.isEmpty && waiting.isEmpty && !loading }
+    var isUnused: Bool { entries.isEmpty && waiting.isEmpty && !loading && !catchingUp }
 
     /// The first load: what the store has, plus anything delivered while it was read.
     func seed(_ messages: [StoredMessage]) {
@@ -67,18 +81,46 @@ final class RoomState {
 
     // MARK: - Members and names
 
-    /// The identity holding `name` here other than `identity`, if any.
+    /// The identity holding `name` here (on this server or another) other than
+    /// `identity`, if any.
     func holder(of name: String, other identity: Int64) -> Int64? {
-        guard let held = holders[ChatIdentity.nameKey(name)], held.identity != identity else { return nil }
-        return held.identity
+        let key = ChatIdentity.nameKey(name)
+        if let held = holders[key], held.identity != identity { return held.identity }
+        if let held = remoteHolders[key], held != identity { return held }
+        return nil
+    }
+
+    /// The people connected here on this server (the earliest arrival of each).
+    func localPeople() -> [Int64: ChatHub.Person] {
+        var people: [Int64: ChatHub.Person] = [:]
+        for entry in entries.values where (people[entry.identity]?.since ?? .max) > entry.since {
+            people[entry.identity] = ChatHub.Person(name: entry.name, since: entry.since)
+        }
+        return people
+    }
+
+    func isHere(_ identity: Int64) -> Bool { connections[identity] != nil }
+    func isElsewhere(_ identity: Int64) -> Bool { remote[identity] != nil }
+
+    /// Replaces who is here on other servers; returns the people who arrived (after this
+    /// room came to exist here) and left; those also connected here did neither.
+    func setRemote(_ people: [Int64: ChatHub.Person]) -> (arrived: [(Int64, String)], departed: [(Int64, String)]) {
+        let arrived = people.filter { remote[$0.key] == nil && connections[$0.key] == nil && $0.value.since > createdAt }
+            .map { ($0.key, $0.value.name) }
+        let departed = remote.filter { people[$0.key] == nil && connections[$0.key] == nil }.map { ($0.key, $0.value.name) }
+        remote = people
+        remoteHolders = [:]
+        for (identity, person) in people { remoteHolders[ChatIdentity.nameKey(person.name)] = identity }
+        return (arrived, departed)
     }
 
     /// Adds a connection; true when it is its identity's first here (an arrival to announce).
     func add(_ id: ChatHub.MemberID, endpoint: ChatHub.Endpoint, name: String, identity: Int64) -> Bool {
-        entries[id] = Entry(order: nextOrder, endpoint: endpoint, name: name, identity: identity)
+        entries[id] = Entry(order: nextOrder, endpoint: endpoint, name: name, identity: identity, since: ChatClock.nowMilliseconds())
         nextOrder += 1
         hold(name, identity)
         recipients = nil
+        membersChanged = true
         connections[identity, default: 0] += 1
         return connections[identity] == 1
     }
@@ -88,6 +130,7 @@ final class RoomState {
         guard let entry = entries.removeValue(forKey: id) else { return nil }
         release(entry.name)
         recipients = nil
+        membersChanged = true
         let left = (connections[entry.identity] ?? 1) - 1
         connections[entry.identity] = left > 0 ? left : nil
         return (entry, left == 0)
@@ -98,6 +141,7 @@ final class RoomState {
         release(entry.name)
         entries[id]?.name = name
         hold(name, entry.identity)
+        membersChanged = true
     }
 
     private func hold(_ name: String, _ identity: Int64) {
@@ -111,14 +155,18 @@ final class RoomState {
         holders[key] = held.connections > 1 ? (held.identity, held.connections - 1) : nil
     }
 
-    /// Names in order of arrival, one per person (O(n log n): small rooms only).
+    /// Names in order of arrival, one per person, then those on other servers by name
+    /// (O(n log n): small rooms only).
     func names() -> [String] {
         var seen = Set<String>()
-        return entries.values.sorted { $0.order < $1.order }.compactMap { seen.insert(ChatIdentity.nameKey($0.name)).inserted ? $0.name : nil }
+        let local = entries.values.sorted { $0.order < $1.order }.compactMap { seen.insert(ChatIdentity.nameKey($0.name)).inserted ? $0.name : nil }
+        let elsewhere = remote.filter { connections[$0.key] == nil }.map(\.value.name).sorted()
+            .filter { seen.insert(ChatIdentity.nameKey($0)).inserted }
+        return local + elsewhere
     }
 
-    /// How many people (identities) are here.
-    var people: Int { connections.count }
+    /// How many people (identities) are here, on this server and others.
+    var people: Int { connections.count + remote.keys.lazy.filter { self.connections[$0] == nil }.count }
 
     // MARK: - Delivery
 

@@ -55,7 +55,9 @@ public final class ChatServer: Sendable {
         self.init(configuration: configuration, store: store, group: group)
     }
 
-    private init(configuration: Configuration, store: ChatStore, group: EventLoopGroup) {
+    /// A server on a store opened by the caller (a store shared by several servers:
+    /// ChatRoomPostgres); `configuration.storage` is not used. ``close()`` closes the store.
+    public init(configuration: Configuration, store: ChatStore, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.store = store
         self.closed = group.next().makePromise(of: Void.self)

@@ -33,6 +33,13 @@ public protocol HistoryStore: Sendable {
     func since(room: String, after id: Int64, limit: Int) -> EventLoopFuture<[StoredMessage]>
     /// Flushes and closes the store.
     func close() -> EventLoopFuture<Void>
+    /// True when each room's ids go 1, 2, 3… with no gap (a store shared by several
+    /// servers): the hub then delivers strictly in sequence and reads what it missed.
+    var roomIDsAreSequential: Bool { get }
+}
+
+extension HistoryStore {
+    public var roomIDsAreSequential: Bool { false }
 }
 
 extension HistoryStore {
