@@ -12,10 +12,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
     public let context: SocketIOAdapterContext
     /// Socket ids by room and rooms by socket id.
     private let state = Mutex(RoomIndex<String, String>())
+    /// With connection state recovery: the packet log and the sessions. Taken before
+    /// `state` when both are needed.
+    private let recoveryLog: Mutex<RecoveryLog?>
+    private let recovers: Bool
 
     /// The adapter of one namespace; ``SocketIOServerOptions/adapter`` makes one per namespace.
     public init(context: SocketIOAdapterContext) {
         self.context = context
+        self.recoveryLog = Mutex(context.recovery.map { RecoveryLog(limits: $0) })
+        self.recovers = context.recovery != nil
     }
 
     public func addAll(_ id: String, rooms: Set<String>) {
@@ -56,7 +62,44 @@ public final class InMemoryAdapter: SocketIOAdapter {
     }
 
     public func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
-        Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+        guard recovers, packet.isLoggable(options) else {
+            Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+            return
+        }
+        // Offset, log and hand-over to the loops under one lock: every loop gets the
+        // packets in offset order, so the last offset a client saw means "all before too".
+        recoveryLog.withLock { log in
+            guard log != nil else { return }
+            let offset = log!.nextOffset()
+            let encoded = packet.appending(offset: String(offset)).encode()
+            log!.append(offset: offset, options: options, packet: encoded, now: .now())
+            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false)
+        }
+    }
+
+    // MARK: - Connection state recovery
+
+    public func persistSession(_ session: SocketIOSession) {
+        recoveryLog.withLock { _ = $0?.persist(session, now: .now()) }
+    }
+
+    public func restoreSession(pid: String, offset: String) async -> SocketIOSession? {
+        recoveryLog.withLock { $0?.restore(pid: pid, offset: offset, now: .now()) }
+    }
+
+    public func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket] {
+        recoveryLog.withLock { log in
+            addAll(session.sid, rooms: session.rooms.union([session.sid]))
+            guard let log, let offset = UInt64(offset) else { return [] }
+            return log.missed(after: offset, by: session)
+        }
+    }
+
+    /// How many packets and sessions recovery keeps now, and their bytes (for tests and metrics).
+    public var recoveryUsage: (packets: Int, packetBytes: Int, sessions: Int, sessionBytes: Int) {
+        recoveryLog.withLock { log in
+            log.map { ($0.entries.count, $0.loggedBytes, $0.sessionCount, $0.sessionBytes) } ?? (0, 0, 0, 0)
+        }
     }
 
     public func broadcastWithAck(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions,
@@ -97,14 +140,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
     /// Writes one encoded packet to local sockets: grouped by event loop, one task per
     /// loop; there the WebSocket frames are built once for all WebSockets of the loop.
     /// With `ack`, each recipient first registers the shared ack id.
+    /// `inline: false` queues the work on the current loop too instead of doing it now (for
+    /// a caller that holds a lock).
     public static func deliver(_ encoded: SocketIOEncodedPacket, to sockets: [SocketIOSocket], volatile: Bool,
-                               ack: SocketIOBroadcastAck? = nil) {
+                               ack: SocketIOBroadcastAck? = nil, inline: Bool = true) {
         guard !sockets.isEmpty else { return }
         let frameText = "4" + encoded.text
         // One batch for every polling recipient: their outboxes share it.
         let batch = EngineIOPacketBatch(encoded.engineIOPackets)
         let metrics = sockets[0].namespace.metrics  // one namespace per delivery
-        forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }) { group in
+        forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }, inline: inline) { group in
             var direct: [WebSocketConnection] = []
             var delivered = 0
             defer { if delivered > 0 { metrics.eventsSent.increment(by: Int64(delivered)) } }
