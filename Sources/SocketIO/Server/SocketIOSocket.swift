@@ -66,6 +66,11 @@ public final class SocketIOSocket: @unchecked Sendable {
                                            remoteAddress: request.remoteAddress, auth: auth, url: request.uri)
     }
 
+    /// The Engine.IO session underneath (the reference's `socket.conn`): closing it drops
+    /// the transport as a network failure would (the client reconnects, and recovers with
+    /// connection state recovery on).
+    public var conn: EngineIOSocket { client.engine }
+
     /// The event loop the socket's events run on now.
     public var eventLoop: EventLoop { client.engine.eventLoop }
 
