@@ -23,10 +23,12 @@ let package = Package(
         .library(name: "DuplexHummingbird", targets: ["DuplexHummingbird"]),
         .library(name: "DuplexVapor", targets: ["DuplexVapor"]),
     ],
-    // The framework integrations are opt-in traits: without them SwiftPM neither fetches nor
-    // builds Hummingbird or Vapor (34 packages instead of 11 to resolve). Users enable one
-    // with `.package(url: …, from: …, traits: ["Vapor"])`; CI builds with both.
+    // Opt-in traits keep the first build short (`swift run duplex chat`, README): without
+    // them SwiftPM neither builds BoringSSL (TLS) nor Hummingbird or Vapor (34 packages
+    // instead of 11 to resolve). Users enable one with `.package(url: …, from: …,
+    // traits: ["TLS"])`; CI builds with all of them.
     traits: [
+        .trait(name: "TLS", description: "wss:// for the client and TLS for the server (swift-nio-ssl, which compiles BoringSSL)"),
         .trait(name: "Hummingbird", description: "The DuplexHummingbird product: Duplex inside Hummingbird 2 apps"),
         .trait(name: "Vapor", description: "The DuplexVapor product: Duplex inside Vapor 4 apps"),
         .default(enabledTraits: []),
@@ -58,7 +60,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["TLS"])),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -95,12 +97,23 @@ let package = Package(
             name: "MessagePack",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The process's one connection to PostgreSQL (reconnection, re-LISTEN, bounded
+        // send queue), shared by the Socket.IO cluster adapter and the chat on several nodes.
+        .target(
+            name: "DuplexPostgres",
+            dependencies: [
+                "Duplex",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The cluster adapter on PostgreSQL LISTEN/NOTIFY, wire-compatible with
         // Node's @socket.io/postgres-adapter.
         .target(
             name: "SocketIOPostgres",
             dependencies: [
-                "Duplex", "SocketIO", "MessagePack",
+                "Duplex", "DuplexPostgres", "SocketIO", "MessagePack",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

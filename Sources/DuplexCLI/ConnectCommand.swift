@@ -4,7 +4,9 @@ import Duplex
 import Logging
 import NIOCore
 import NIOHTTP1
+#if TLS
 import NIOSSL
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,6 +50,9 @@ struct ConnectCommand: AsyncParsableCommand {
             throw ValidationError("--header needs \"Name: value\", got \"\(line)\"")
         }
         guard wait >= 0 else { throw ValidationError("--wait must not be negative") }
+        #if !TLS
+        if caFile != nil || insecure { throw ValidationError(BuildFeatures.tlsMissing) }
+        #endif
     }
 
     func run() async throws {
@@ -55,8 +60,10 @@ struct ConnectCommand: AsyncParsableCommand {
         configuration.webSocket.compression = deflate ? .shared : nil
         configuration.webSocket.maxMessageSize = maxMessageSize
         configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
+        #if TLS
         if let caFile { configuration.tls.trustRoots = .file(caFile) }
         if insecure { configuration.tls.certificateVerification = .none }
+        #endif
         var logger = Logger(label: "duplex.connect")
         logger.logLevel = verbose ? .debug : .warning
         configuration.logger = logger

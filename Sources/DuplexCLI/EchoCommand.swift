@@ -43,6 +43,9 @@ struct EchoCommand: AsyncParsableCommand {
     func validate() throws {
         try validatePort(port)
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        #if !TLS
+        if tlsCert != nil { throw ValidationError(BuildFeatures.tlsMissing) }
+        #endif
     }
 
     func run() async throws {

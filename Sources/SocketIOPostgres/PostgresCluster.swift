@@ -1,3 +1,5 @@
+// `PostgresConnection.Configuration(url:)` comes with the cluster adapter.
+@_exported import DuplexPostgres
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,13 +1,14 @@
+import DuplexPostgres
 import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// The process's link to PostgreSQL: one connection that LISTENs on every namespace
-/// channel and sends the NOTIFYs (and reads and writes the attachments table), reconnecting
-/// with back-off when it is lost. Outgoing messages wait in a bounded queue (the oldest are
-/// dropped when PostgreSQL is down for long); notifications are handed on in the order they
-/// came, those that point at an attachment once it has been read.
+/// The Socket.IO side of the process's link to PostgreSQL (``PostgresLink``): LISTENs on
+/// every namespace channel and sends the NOTIFYs (and reads and writes the attachments
+/// table). Outgoing messages wait in a bounded queue (the oldest are dropped when
+/// PostgreSQL is down for long); notifications are handed on in the order they came, those
+/// that point at an attachment once it has been read.
 final class PostgresNotifier: Sendable {
     struct Outgoing: Sendable {
         let channel: String
@@ -17,35 +18,33 @@ final class PostgresNotifier: Sendable {
     /// Called for every message received (on the notifier's event loop, in order).
     typealias Receive = @Sendable (_ channel: String, _ message: ClusterMessage) -> Void
 
-    private struct State {
-        var connection: PostgresConnection?
-        var channels: [String] = []
-        var closed = false
-        var droppedOutgoing = 0
-        var tasks: [Task<Void, Never>] = []
-    }
-
-    let configuration: PostgresConnection.Configuration
     let options: PostgresAdapterOptions
     let logger: Logger
-    let eventLoop: EventLoop
-    private let state = Mutex(State())
-    private let outgoing: AsyncStream<Outgoing>
-    private let outgoingInput: AsyncStream<Outgoing>.Continuation
+    let link: PostgresLink
+    private let outgoing: BoundedSendQueue<Outgoing>
     private let inbound: InboundQueue
-    private let onConnected: @Sendable () -> Void
-    private let connectionIDs = Atomic<Int>(0)
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    var eventLoop: EventLoop { link.eventLoop }
 
     init(configuration: PostgresConnection.Configuration, options: PostgresAdapterOptions, logger: Logger,
          eventLoop: EventLoop, isOwn: @escaping @Sendable (_ channel: String, _ uid: String) -> Bool,
          receive: @escaping Receive, onConnected: @escaping @Sendable () -> Void) {
-        self.configuration = configuration
         self.options = options
         self.logger = logger
-        self.eventLoop = eventLoop
-        self.onConnected = onConnected
-        (outgoing, outgoingInput) = AsyncStream.makeStream(of: Outgoing.self,
-                                                           bufferingPolicy: .bufferingNewest(max(1, options.maxPendingNotifications)))
+        link = PostgresLink(
+            configuration: configuration, eventLoop: eventLoop, logger: logger,
+            reconnectDelay: options.reconnectDelay, maxReconnectDelay: options.maxReconnectDelay,
+            prepare: { [options, logger] connection in
+                if options.createTable {
+                    try await connection.query(
+                        "CREATE TABLE IF NOT EXISTS \(unescaped: options.tableName) (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)",
+                        logger: logger)
+                }
+            },
+            onConnected: onConnected)
+        outgoing = BoundedSendQueue(limit: options.maxPendingNotifications, logger: logger,
+                                    dropMessage: "cluster messages dropped: the queue is full (PostgreSQL slow or down)")
         inbound = InboundQueue(eventLoop: eventLoop, limit: options.maxPendingInbound, logger: logger,
                                isOwn: isOwn, receive: receive)
         inbound.fetch = { [weak self] id in try await self?.readAttachment(id) }
@@ -53,18 +52,18 @@ final class PostgresNotifier: Sendable {
 
     /// Starts connecting, sending and cleaning up.
     func start() {
-        let tasks = [
-            Task { await self.keepConnected() },
-            Task { await self.sendQueued() },
+        link.start()
+        let started = [
+            Task { await self.outgoing.run { await self.send($0) } },
             Task { await self.cleanUpAttachments() },
         ]
-        state.withLock { $0.tasks = tasks }
+        tasks.withLock { $0 = started }
     }
 
     /// Sends what is queued (for up to `flushTimeout`), then closes the connection.
     func shutdown(flushTimeout: TimeAmount = .seconds(2)) async {
-        outgoingInput.finish()
-        let sender = state.withLock { $0.tasks.count > 1 ? $0.tasks[1] : nil }
+        outgoing.finish()
+        let sender = tasks.withLock { $0.first }
         let deadline = NIODeadline.now() + flushTimeout
         if let sender {
             let watchdog = Task {
@@ -74,36 +73,19 @@ final class PostgresNotifier: Sendable {
             await sender.value
             watchdog.cancel()
         }
-        let (connection, tasks) = state.withLock { state in
-            state.closed = true
-            defer { state.connection = nil }
-            return (state.connection, state.tasks)
-        }
-        for task in tasks { task.cancel() }
-        try? await connection?.close()
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+        await link.close()
     }
 
-    private var isClosed: Bool { state.withLock { $0.closed } }
-
     /// Messages dropped so far because the outgoing queue was full.
-    var droppedOutgoing: Int { state.withLock { $0.droppedOutgoing } }
+    var droppedOutgoing: Int { outgoing.droppedCount }
 
     // MARK: - Channels
 
     /// LISTENs on `channel` from now on (and after every reconnection).
     func listen(_ channel: String) {
-        let connection: PostgresConnection? = state.withLock { state in
-            guard !state.channels.contains(channel) else { return nil }
-            state.channels.append(channel)
-            return state.connection
-        }
-        if let connection { addListener(channel, on: connection) }
-    }
-
-    private func addListener(_ channel: String, on connection: PostgresConnection) {
-        // The driver sends LISTEN; the handler runs on the connection's loop (ours).
-        connection.addListener(channel: channel) { [inbound] _, notification in
-            inbound.received(channel: notification.channel, payload: notification.payload)
+        link.listen(channel) { [inbound] channel, payload in
+            inbound.received(channel: channel, payload: payload)
         }
     }
 
@@ -112,37 +94,15 @@ final class PostgresNotifier: Sendable {
     /// Queues a message for the namespace channel `channel`. Never waits: when PostgreSQL
     /// is down the queue fills, and past its bound the oldest messages go.
     func publish(_ message: ClusterMessage, on channel: String) {
-        switch outgoingInput.yield(Outgoing(channel: channel, message: message)) {
-        case .dropped:
-            let dropped = state.withLock { state in
-                state.droppedOutgoing += 1
-                return state.droppedOutgoing
-            }
-            if dropped == 1 || dropped % 1000 == 0 {
-                logger.warning("cluster messages dropped: the queue is full (PostgreSQL slow or down)", metadata: [
-                    "limit": "\(options.maxPendingNotifications)", "droppedSoFar": "\(dropped)",
-                ])
-            }
-        case .enqueued, .terminated:
-            break
-        @unknown default:
-            break
-        }
-    }
-
-    private func sendQueued() async {
-        for await item in outgoing {
-            await send(item)
-        }
+        outgoing.push(Outgoing(channel: channel, message: message))
     }
 
     private func send(_ item: Outgoing) async {
         let text = item.message.jsonText
         let viaTable = item.message.needsAttachment(jsonByteCount: text.utf8.count, threshold: options.payloadThreshold)
-        // A second try when the connection went away under the first (the next one is new).
-        for _ in 0..<2 {
-            guard let connection = await currentConnection() else { return }
-            do {
+        do {
+            // A second try when the connection went away under the first (the next one is new).
+            _ = try await link.withConnection { connection in
                 if viaTable {
                     let rows = try await connection.query(
                         "INSERT INTO \(unescaped: options.tableName) (payload) VALUES (\(item.message.messagePack)) RETURNING id",
@@ -154,30 +114,16 @@ final class PostgresNotifier: Sendable {
                 } else {
                     try await connection.query("SELECT pg_notify(\(item.channel), \(text))", logger: logger)
                 }
-                return
-            } catch {
-                if connection.isClosed { continue }
-                logger.warning("cluster message not sent: \(String(reflecting: error))", metadata: ["channel": "\(item.channel)"])
-                return
             }
+        } catch {
+            logger.warning("cluster message not sent: \(String(reflecting: error))", metadata: ["channel": "\(item.channel)"])
         }
-    }
-
-    /// The connection once there is one; nil when closing (or the sender was cancelled).
-    private func currentConnection() async -> PostgresConnection? {
-        while !Task.isCancelled {
-            let (connection, closed) = state.withLock { ($0.connection, $0.closed) }
-            if closed { return nil }
-            if let connection, !connection.isClosed { return connection }
-            try? await Task.sleep(nanoseconds: 50_000_000)
-        }
-        return nil
     }
 
     // MARK: - Attachments
 
     private func readAttachment(_ id: Int64) async throws -> ClusterMessage? {
-        guard let connection = await currentConnection() else { return nil }
+        guard let connection = await link.currentConnection() else { return nil }
         let rows = try await connection.query("SELECT payload FROM \(unescaped: options.tableName) WHERE id = \(id)", logger: logger)
         var payload: ByteBuffer?
         for try await row in rows { payload = try row.decode(ByteBuffer.self) }
@@ -189,9 +135,9 @@ final class PostgresNotifier: Sendable {
 
     private func cleanUpAttachments() async {
         let interval = options.cleanupInterval
-        while !Task.isCancelled && !isClosed {
+        while !Task.isCancelled && !link.isClosed {
             try? await Task.sleep(nanoseconds: UInt64(max(1_000_000, interval.nanoseconds)))
-            guard let connection = state.withLock({ $0.connection }), !connection.isClosed else { continue }
+            guard let connection = link.openConnection else { continue }
             do {
                 try await connection.query(
                     "DELETE FROM \(unescaped: options.tableName) WHERE created_at < now() - interval '\(unescaped: String(interval.nanoseconds / 1_000_000)) milliseconds'",
@@ -200,55 +146,6 @@ final class PostgresNotifier: Sendable {
                 logger.warning("attachments cleanup failed: \(String(reflecting: error))")
             }
         }
-    }
-
-    // MARK: - The connection
-
-    private func keepConnected() async {
-        var failures = 0
-        var wasConnected = false
-        while !Task.isCancelled && !isClosed {
-            do {
-                let connection = try await PostgresConnection.connect(
-                    on: eventLoop, configuration: configuration,
-                    id: connectionIDs.wrappingAdd(1, ordering: .relaxed).oldValue, logger: logger)
-                if options.createTable {
-                    try await connection.query(
-                        "CREATE TABLE IF NOT EXISTS \(unescaped: options.tableName) (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)",
-                        logger: logger)
-                }
-                let channels = state.withLock { state in
-                    state.connection = connection
-                    return state.channels
-                }
-                for channel in channels { addListener(channel, on: connection) }
-                logger.info(wasConnected ? "reconnected to PostgreSQL, listening again" : "connected to PostgreSQL", metadata: [
-                    "channels": "\(channels.count)",
-                ])
-                wasConnected = true
-                failures = 0
-                onConnected()
-                try? await connection.closeFuture.get()
-                state.withLock { if $0.connection === connection { $0.connection = nil } }
-                if isClosed { return }
-                logger.warning("lost the PostgreSQL connection: local delivery goes on, reconnecting")
-            } catch {
-                if isClosed { return }
-                if failures == 0 || failures % 10 == 0 {
-                    logger.warning("cannot reach PostgreSQL, retrying: \(String(reflecting: error))", metadata: ["failures": "\(failures + 1)"])
-                }
-            }
-            failures += 1
-            try? await Task.sleep(nanoseconds: UInt64(reconnectDelay(failures: failures).nanoseconds))
-        }
-    }
-
-    /// Doubling from `reconnectDelay` up to `maxReconnectDelay`, ×(0.5…1.5) at random so
-    /// that the nodes do not all come back at once.
-    private func reconnectDelay(failures: Int) -> TimeAmount {
-        let base = options.reconnectDelay.nanoseconds << min(max(0, failures - 1), 16)
-        let capped = min(base, options.maxReconnectDelay.nanoseconds)
-        return .nanoseconds(Int64(Double(capped) * Double.random(in: 0.5...1.5)))
     }
 }
 

@@ -1,3 +1,4 @@
+#if TLS
 import Foundation
 import NIOCore
 import NIOSSL
@@ -95,3 +96,4 @@ final class TLSTests: XCTestCase {
         XCTAssertThrowsError(try configuration.useTLS(certificateChainFile: "/nonexistent.pem", privateKeyFile: key))
     }
 }
+#endif

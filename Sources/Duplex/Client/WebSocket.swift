@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+#if TLS
 import NIOSSL
+#endif
 import Synchronization
 
 /// A WebSocket client shaped like the browser's `WebSocket`:
@@ -41,9 +43,11 @@ public final class WebSocket: @unchecked Sendable {
         public var webSocket: WebSocketConfiguration
         /// Time allowed for the whole opening handshake: DNS, TCP, TLS and HTTP upgrade.
         public var connectTimeout: TimeAmount = .seconds(10)
+        #if TLS
         /// TLS for wss:// URLs. The default verifies the server against the system's trust
         /// roots and the URL's host name.
         public var tls: TLSConfiguration = .makeClientConfiguration()
+        #endif
         /// Where connection failures and protocol errors are logged (`duplex.client`).
         public var logger = Logger(label: "duplex.client")
 
@@ -307,6 +311,7 @@ public final class WebSocket: @unchecked Sendable {
         let configuration = self.configuration
         let timeout = configuration.connectTimeout
         let deadline = NIODeadline.now() + timeout
+        #if TLS
         let sslContext: NIOSSLContext?
         if target.secure {
             do {
@@ -318,6 +323,12 @@ public final class WebSocket: @unchecked Sendable {
         } else {
             sslContext = nil
         }
+        #else
+        if target.secure {
+            eventLoop.execute { self.handshakeFailed(.tlsUnavailable) }
+            return
+        }
+        #endif
         let connectionPromise = eventLoop.makePromise(of: WebSocketConnection.self)
         let request = ClientHandshakeHandler.Request(
             url: target, protocols: protocols, headers: headers, configuration: configuration.webSocket,
@@ -339,10 +350,12 @@ public final class WebSocket: @unchecked Sendable {
                 }
                 do {
                     let sync = channel.pipeline.syncOperations
+                    #if TLS
                     if let sslContext {
                         let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: target.isIPAddress ? nil : target.host)
                         try sync.addHandler(handler)
                     }
+                    #endif
                     let encoder = HTTPRequestEncoder()
                     let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
                     try sync.addHandler(encoder)

@@ -1,7 +1,9 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+#if TLS
 import NIOSSL
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +25,9 @@ public enum WebSocketClientError: Error, Sendable, Equatable, CustomStringConver
     case timeout(seconds: Double)
     /// The TLS handshake failed (untrusted certificate, wrong host name...).
     case tls(String)
+    /// A wss:// URL, but this build of Duplex has no TLS: it is the package trait `TLS`
+    /// (it compiles BoringSSL, so a build without it is minutes faster).
+    case tlsUnavailable
     /// The server answered with a redirect; redirects are not followed.
     case redirect(status: Int, location: String?)
     /// The server answered with a status other than 101. `body` holds the start of its body.
@@ -45,6 +50,8 @@ public enum WebSocketClientError: Error, Sendable, Equatable, CustomStringConver
         case .connectFailed(let host, let port, let reason): return "cannot connect to \(host):\(port): \(reason)"
         case .timeout(let seconds): return "opening handshake timed out after \(seconds) s"
         case .tls(let reason): return "TLS handshake failed: \(reason)"
+        case .tlsUnavailable:
+            return "wss:// needs TLS, and this build of Duplex has none: enable the package trait TLS (swift build --traits TLS, or traits: [\"TLS\"] on the Duplex dependency)"
         case .redirect(let status, let location):
             return "server answered \(status) redirect\(location.map { " to \($0)" } ?? ""); redirects are not followed"
         case .unexpectedStatus(let status, let reason, let body):
@@ -85,9 +92,11 @@ public enum WebSocketClientError: Error, Sendable, Equatable, CustomStringConver
         if let error = error as? ChannelError, case .connectTimeout = error {
             return .timeout(seconds: Double(timeout.nanoseconds) / 1e9)
         }
+        #if TLS
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             return .tls("\(error)")
         }
+        #endif
         if error is HTTPParserError {
             return .invalidResponse("malformed HTTP response: \(error)")
         }

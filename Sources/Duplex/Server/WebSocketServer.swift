@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+#if TLS
 import NIOSSL
+#endif
 import Synchronization
 import ServiceLifecycle
 import CoreMetrics
@@ -56,9 +58,12 @@ public final class WebSocketServer: Sendable {
         /// How many connections the kernel may queue before the server accepts them (the
         /// `listen(2)` backlog, capped by `net.core.somaxconn`); raise it for bursts of connects.
         public var backlog: Int32 = 1024
+        #if TLS
         /// TLS (wss://): when set, every connection starts with a TLS handshake. See
-        /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files.
+        /// ``useTLS(certificateChainFile:privateKeyFile:)`` for PEM files. Present with the
+        /// package trait `TLS`.
         public var tls: TLSConfiguration?
+        #endif
         /// Where the server's metrics go (docs/metrics.md lists them); nil: the
         /// process-wide `MetricsSystem` (nothing is recorded until it is bootstrapped).
         public var metricsFactory: (any MetricsFactory)?
@@ -67,11 +72,16 @@ public final class WebSocketServer: Sendable {
         public init() {}
 
         /// Serves wss:// with a PEM certificate chain (leaf first) and a PEM private key.
+        /// Without the package trait `TLS` this throws ``WebSocketServerError/tlsUnavailable``.
         public mutating func useTLS(certificateChainFile: String, privateKeyFile: String) throws {
+            #if TLS
             let chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile)
             let key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)
             tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            #else
+            throw WebSocketServerError.tlsUnavailable
+            #endif
         }
     }
 
@@ -174,7 +184,9 @@ public final class WebSocketServer: Sendable {
     /// Starts listening. Returns the bound port (pass 0 for a free one).
     @discardableResult
     public func listen(port: Int = 3000, host: String = "127.0.0.1") async throws -> Int {
+        #if TLS
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: $0) }
+        #endif
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: configuration.backlog)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -188,9 +200,11 @@ public final class WebSocketServer: Sendable {
                                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    #if TLS
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
+                    #endif
                     try self.configurePipeline(channel)
                 }
             }

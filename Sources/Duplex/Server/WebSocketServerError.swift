@@ -14,6 +14,8 @@ public enum WebSocketServerError: Error, Sendable, Equatable, CustomStringConver
     case addressInUse(host: String, port: Int)
     /// Binding failed for another reason (permission, unknown address...), in words.
     case cannotListen(host: String, port: Int, reason: String)
+    /// TLS was asked for, but this build of Duplex has none: it is the package trait `TLS`.
+    case tlsUnavailable
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum WebSocketServerError: Error, Sendable, Equatable, CustomStringConver
             "cannot listen on \(host):\(port): the port is already in use (is another server running? pick another with --port)"
         case .cannotListen(let host, let port, let reason):
             "cannot listen on \(host):\(port): \(reason)"
+        case .tlsUnavailable:
+            "TLS needs the package trait TLS, and this build of Duplex has none: build with --traits TLS (or traits: [\"TLS\"] on the Duplex dependency)"
         }
     }
 
