@@ -29,6 +29,8 @@ public final class PostgresCluster: Sendable {
     public let options: PostgresAdapterOptions
     private let adapters = Mutex<[String: PostgresAdapter]>([:])
     private let notifierBox = Mutex<PostgresNotifier?>(nil)
+    /// Made with the first adapter whose server has connection state recovery on.
+    private let recoveryBox = Mutex<RecoveryDatabase?>(nil)
     private let logger: Logger
 
     public init(configuration: PostgresConnection.Configuration, options: PostgresAdapterOptions = PostgresAdapterOptions(),
@@ -59,7 +61,15 @@ public final class PostgresCluster: Sendable {
 
     /// The adapter of a namespace: listens on its channel from now on.
     public func makeAdapter(_ context: SocketIOAdapterContext) -> PostgresAdapter {
-        let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger) { [weak self] closed in
+        let recovery: RecoveryDatabase? = context.recovery == nil ? nil : recoveryBox.withLock { box in
+            if let existing = box { return existing }
+            let made = RecoveryDatabase(link: notifier.link, logger: logger, limit: options.maxPendingNotifications)
+            made.start()
+            box = made
+            return made
+        }
+        let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger,
+                                      recovery: recovery) { [weak self] closed in
             // A dynamic namespace removed when empty: forget its adapter (a new one, with a
             // new uid, comes with the namespace's next socket). The LISTEN stays.
             self?.adapters.withLock { if $0[closed.channel] === closed { $0[closed.channel] = nil } }
@@ -78,6 +88,7 @@ public final class PostgresCluster: Sendable {
     /// Sends what is still queued (briefly), then closes the connection. Close the
     /// Socket.IO server first, so that its adapters' goodbyes go out.
     public func shutdown() async {
+        recoveryBox.withLock { $0?.stop() }
         await notifier.shutdown()
     }
 }

@@ -77,6 +77,31 @@ public final class InMemoryAdapter: SocketIOAdapter {
         }
     }
 
+    /// Delivers without logging or an offset (a multi-node adapter's packets that are not
+    /// in its log: volatile, with acks, or sent while its shared log is out of reach).
+    public func broadcastUnlogged(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
+        Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+    }
+
+    /// Logs and delivers a packet whose offset a cluster assigned (its global order: the
+    /// caller hands packets over in increasing offsets). Without recovery: delivered
+    /// without one.
+    public func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions, offset: UInt64) {
+        guard recovers else { return broadcastUnlogged(packet, options: options) }
+        recoveryLog.withLock { log in
+            guard log != nil else { return }
+            let encoded = packet.appending(offset: String(offset)).encode()
+            log!.append(offset: offset, options: options, packet: encoded, now: .now())
+            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false)
+        }
+    }
+
+    /// Whether the packet with this offset (as the client sends it) is in this node's log.
+    public func hasLogged(offset: String) -> Bool {
+        guard let offset = UInt64(offset) else { return false }
+        return recoveryLog.withLock { $0?.contains(offset: offset) ?? false }
+    }
+
     // MARK: - Connection state recovery
 
     public func persistSession(_ session: SocketIOSession) {

@@ -115,6 +115,13 @@ public struct SocketIOAdapterContext: Sendable {
                   metrics: SocketIONamespaceMetrics(namespace: namespace, factory: MetricsSystem.factory), recovery: recovery)
     }
 
+    /// The same context (same sockets, ack ids, listeners, metrics) with other recovery
+    /// settings: what a cluster adapter gives its in-memory part.
+    public func with(recovery: SocketIOConnectionStateRecovery?) -> SocketIOAdapterContext {
+        SocketIOAdapterContext(namespace: namespace, sockets: sockets, ackIDs: ackIDs, serverSideListeners: serverSideListeners,
+                               metrics: metrics, recovery: recovery)
+    }
+
     package init(namespace: String, sockets: SocketIOLocalSockets, ackIDs: SocketIOAckIDs,
                  serverSideListeners: SocketIOServerSideListeners, metrics: SocketIONamespaceMetrics,
                  recovery: SocketIOConnectionStateRecovery? = nil) {

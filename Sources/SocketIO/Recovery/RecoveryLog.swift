@@ -4,10 +4,10 @@ import NIOCore
 /// count, bytes and age (``SocketIOConnectionStateRecovery``). A value: the in-memory
 /// adapter keeps it under its lock.
 ///
-/// Offsets are consecutive numbers (written as decimal strings, the client reads them as
-/// opaque): the log holds one contiguous range of them, so "is this offset still here" is
-/// a comparison. What a client sends is only looked up: a pid or offset that is not here
-/// means no recovery.
+/// Offsets are increasing numbers (written as decimal strings, the client reads them as
+/// opaque): this node's own counter, or a cluster's global order (then with gaps, the other
+/// namespaces' offsets); lookups are binary searches. What a client sends is only looked
+/// up: a pid or offset that is not here means no recovery.
 struct RecoveryLog {
     struct Entry {
         let offset: UInt64
@@ -51,8 +51,10 @@ struct RecoveryLog {
         return lastOffset
     }
 
-    /// Logs a packet (already carrying `offset`); the oldest go past the bounds.
+    /// Logs a packet (already carrying `offset`, greater than any logged before); the
+    /// oldest go past the bounds.
     mutating func append(offset: UInt64, options: SocketIOBroadcastOptions, packet: SocketIOEncodedPacket, now: NIODeadline) {
+        lastOffset = max(lastOffset, offset)
         let size = packet.text.utf8.count + packet.attachments.reduce(0) { $0 + $1.readableBytes }
             + options.rooms.reduce(0) { $0 + $1.utf8.count } + options.except.reduce(0) { $0 + $1.utf8.count }
         entries.append(Entry(offset: offset, rooms: options.rooms, except: options.except, packet: packet,
@@ -72,14 +74,29 @@ struct RecoveryLog {
 
     /// Whether the packet with this offset is still in the log (the reference recovers only then).
     func contains(offset: UInt64) -> Bool {
-        guard let first = entries.first, let last = entries.last else { return false }
-        return first.offset <= offset && offset <= last.offset
+        let index = firstIndex(notBelow: offset)
+        return index < entries.count && entries[entries.index(entries.startIndex, offsetBy: index)].offset == offset
+    }
+
+    /// The position of the first entry whose offset is `offset` or more (binary search).
+    private func firstIndex(notBelow offset: UInt64) -> Int {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[entries.index(entries.startIndex, offsetBy: middle)].offset < offset {
+                low = middle + 1
+            } else {
+                high = middle
+            }
+        }
+        return low
     }
 
     /// The logged packets after `offset` that a socket in `session`'s rooms would have received, in order.
     func missed(after offset: UInt64, by session: SocketIOSession) -> [SocketIOEncodedPacket] {
-        guard let first = entries.first, offset < lastOffset else { return [] }
-        let start = offset >= first.offset ? Int(offset - first.offset) + 1 : 0
+        guard offset < lastOffset else { return [] }
+        let start = firstIndex(notBelow: offset + 1)
         var missed: [SocketIOEncodedPacket] = []
         for entry in entries.dropFirst(start) {
             if session.wouldReceive(rooms: entry.rooms, except: entry.except) { missed.append(entry.packet) }

@@ -1,0 +1,120 @@
+import Logging
+import NIOCore
+import SocketIO
+
+/// Connection state recovery across nodes: broadcasts go through the log in PostgreSQL
+/// (their offsets in one global order), every node (the sender too) delivers them when
+/// their notification arrives and keeps them in its in-memory log; sessions live in
+/// PostgreSQL, so a client whose node died recovers on another one. See RecoveryDatabase
+/// and docs/cluster.md.
+extension PostgresAdapter {
+    /// Every second: write the sessions that changed and vouch for the connected ones; every
+    /// ten: drop what is older than the maximum disconnection duration.
+    func startRecovery() {
+        guard recovery != nil, let limits = context.recovery else { return }
+        var ticks = 0
+        let task = notifier.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+            guard let self, let recovery = self.recovery else { return }
+            self.writeChangedSessions()
+            recovery.enqueue(.refresh(nsp: self.context.namespace, node: self.uid))
+            ticks += 1
+            if ticks % 10 == 1 { recovery.enqueue(.cleanUp(nsp: self.context.namespace, maxAge: limits.maxDisconnectionDuration)) }
+        }
+        recoveryTimer.withLock { $0 = task }
+    }
+
+    /// Delivers here without an offset (not recoverable).
+    func deliverUnlogged(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
+        if context.recovery != nil {
+            local.broadcastUnlogged(packet, options: options)
+        } else {
+            local.broadcast(packet, options: options)
+        }
+    }
+
+    /// Sends a loggable broadcast through the log; false when it cannot go that way (recovery
+    /// off, not loggable, too large or binary, PostgreSQL out of reach): the caller sends it
+    /// the usual way and delivers it here at once, without an offset.
+    func publishLogged(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) -> Bool {
+        guard let recovery, recovery.isReady, packet.isLoggable(options), notifier.link.openConnection != nil else {
+            if let recovery, context.recovery != nil, packet.isLoggable(options) {
+                logUnrecoverable(recovery.isReady ? "PostgreSQL out of reach" : "recovery tables not ready")
+            }
+            return false
+        }
+        let message = ClusterMessage(type: .broadcast, uid: uid, nsp: context.namespace,
+                                     data: ["packet": packet.clusterJSON, "opts": options.clusterJSON])
+        // Room for the offset the function adds; binary goes through attachments, not logged.
+        guard !message.needsAttachment(jsonByteCount: message.jsonText.utf8.count + 32, threshold: self.options.payloadThreshold)
+        else {
+            logUnrecoverable("too large or binary for the log")
+            return false
+        }
+        notifier.publishLogged(message, on: channel, LoggedBroadcast(nsp: context.namespace) { [weak self] in
+            self?.deliverUnlogged(packet, options: options)
+        })
+        return true
+    }
+
+    private func logUnrecoverable(_ why: String) {
+        logger.debug("broadcast delivered without an offset (not recoverable): \(why)", metadata: ["namespace": "\(context.namespace)"])
+    }
+
+    /// A logged broadcast (from any node, this one too), in offset order.
+    func receiveLogged(_ data: JSONObject, offset: String) {
+        guard let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil),
+              let number = UInt64(offset) else { return }
+        local.broadcast(packet, options: SocketIOBroadcastOptions(clusterJSON: data["opts"]), offset: number)
+    }
+
+    // MARK: - Sessions
+
+    /// A recovering socket's rooms changed: its session is written within a second.
+    func sessionChanged(_ id: String) {
+        guard recovery != nil, context.sockets.socket(id: id)?.pid != nil else { return }
+        changedSessions.withLock { _ = $0.insert(id) }
+    }
+
+    /// A socket left: unless its session was just kept, it goes from the table.
+    func sessionEnded(_ id: String) {
+        guard let recovery, context.sockets.socket(id: id)?.pid != nil else { return }
+        changedSessions.withLock { _ = $0.remove(id) }
+        guard keptSessions.withLock({ $0.remove(id) }) == nil else { return }
+        recovery.enqueue(.delete(nsp: context.namespace, node: uid, sid: id))
+    }
+
+    private func writeChangedSessions() {
+        guard let recovery else { return }
+        let ids = changedSessions.withLock { changed in
+            defer { changed = [] }
+            return changed
+        }
+        let rows = ids.compactMap { id -> RecoveryDatabase.SessionRow? in
+            guard let socket = context.sockets.socket(id: id), socket.isConnected, let pid = socket.pid,
+                  let rooms = local.socketRooms(id) else { return nil }
+            return RecoveryDatabase.SessionRow(pid: pid, sid: id, rooms: Array(rooms), data: socket.data, connected: true)
+        }
+        if !rows.isEmpty { recovery.enqueue(.upsert(nsp: context.namespace, node: uid, rows)) }
+    }
+
+    public func persistSession(_ session: SocketIOSession) {
+        guard let recovery else { return }
+        keptSessions.withLock { _ = $0.insert(session.sid) }
+        recovery.enqueue(.upsert(nsp: context.namespace, node: uid, [
+            RecoveryDatabase.SessionRow(pid: session.pid, sid: session.sid, rooms: Array(session.rooms), data: session.data,
+                                        connected: false),
+        ]))
+    }
+
+    public func restoreSession(pid: String, offset: String) async -> SocketIOSession? {
+        // The offset must be in this node's log: it has every logged packet since, in order.
+        guard let recovery, let limits = context.recovery, local.hasLogged(offset: offset) else { return nil }
+        return await recovery.restore(nsp: context.namespace, pid: pid, maxAge: limits.maxDisconnectionDuration)
+    }
+
+    public func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket] {
+        let missed = local.rejoin(session, after: offset)
+        sessionChanged(session.sid)
+        return missed
+    }
+}
