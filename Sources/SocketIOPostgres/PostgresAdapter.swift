@@ -30,7 +30,7 @@ public final class PostgresAdapter: SocketIOAdapter {
     let changedSessions = Mutex<Set<String>>([])
     /// Sockets whose session was just kept (their `delAll` must not delete it).
     let keptSessions = Mutex<Set<String>>([])
-    let recoveryTimer = Mutex<RepeatedTask?>(nil)
+    let recoveryTimers = Mutex<[RepeatedTask]>([])
 
     init(context: SocketIOAdapterContext, notifier: PostgresNotifier, options: PostgresAdapterOptions, logger: Logger,
          recovery: RecoveryDatabase? = nil, onClose: @escaping @Sendable (PostgresAdapter) -> Void = { _ in }) {
@@ -203,7 +203,7 @@ public final class PostgresAdapter: SocketIOAdapter {
     }
 
     public func close() async {
-        recoveryTimer.withLock { $0?.cancel(); $0 = nil }
+        recoveryTimers.withLock { timers in timers.forEach { $0.cancel() }; timers = [] }
         publish(.adapterClose)
         sweep.withLock { $0?.cancel(); $0 = nil }
         requests.cancelAll()

@@ -12,15 +12,17 @@ extension PostgresAdapter {
     /// ten: drop what is older than the maximum disconnection duration.
     func startRecovery() {
         guard recovery != nil, let limits = context.recovery else { return }
-        var ticks = 0
-        let task = notifier.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+        let loop = notifier.eventLoop
+        let writes = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
             guard let self, let recovery = self.recovery else { return }
             self.writeChangedSessions()
             recovery.enqueue(.refresh(nsp: self.context.namespace, node: self.uid))
-            ticks += 1
-            if ticks % 10 == 1 { recovery.enqueue(.cleanUp(nsp: self.context.namespace, maxAge: limits.maxDisconnectionDuration)) }
         }
-        recoveryTimer.withLock { $0 = task }
+        let cleanups = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(10)) { [weak self] _ in
+            guard let self, let recovery = self.recovery else { return }
+            recovery.enqueue(.cleanUp(nsp: self.context.namespace, maxAge: limits.maxDisconnectionDuration))
+        }
+        recoveryTimers.withLock { $0 = [writes, cleanups] }
     }
 
     /// Delivers here without an offset (not recoverable).
