@@ -31,6 +31,11 @@ public final class PostgresAdapter: SocketIOAdapter {
     /// Sockets whose session was just kept (their `delAll` must not delete it).
     let keptSessions = Mutex<Set<String>>([])
     let recoveryTimers = Mutex<[RepeatedTask]>([])
+    /// Sessions restored from the table, waiting for their rejoin: the packets read there
+    /// (encoded, with their offsets) and the offset they go up to. One per CONNECT under way.
+    let readFromTable = Mutex<[String: (packets: [SocketIOEncodedPacket], through: UInt64)]>([:])
+    /// Loggable broadcasts sent without an offset so far (the log says so now and then).
+    let unloggedBroadcasts = Atomic<Int>(0)
 
     init(context: SocketIOAdapterContext, notifier: PostgresNotifier, options: PostgresAdapterOptions, logger: Logger,
          recovery: RecoveryDatabase? = nil, onClose: @escaping @Sendable (PostgresAdapter) -> Void = { _ in }) {

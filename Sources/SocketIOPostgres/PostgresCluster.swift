@@ -43,7 +43,10 @@ public final class PostgresCluster: Sendable {
             isOwn: { [weak self] channel, uid in self?.adapter(channel: channel)?.uid == uid },
             receive: { [weak self] channel, message in self?.adapter(channel: channel)?.receive(message) },
             onConnected: { [weak self] in
-                for adapter in self?.adapters.withLock({ Array($0.values) }) ?? [] { adapter.announce() }
+                for adapter in self?.adapters.withLock({ Array($0.values) }) ?? [] {
+                    adapter.announce()
+                    adapter.recoveryReconnected()
+                }
             })
         notifierBox.withLock { $0 = notifier }
     }

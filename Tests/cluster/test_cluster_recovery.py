@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from cluster_support import wait_until
+from cluster_support import free_port, wait_until
 from nginx_server import NginxServer
 from recovery_browser import BrowserClients
 
@@ -115,3 +115,69 @@ def test_a_client_whose_node_is_killed_recovers_on_another_node_with_nothing_mis
         replayed = [record for record in log[gone:back] if record["type"] == "event" and record["name"] == "seq"]
         assert replayed, "nothing was emitted while the client was away"
         print(f"{total} events, {len(replayed)} replayed after the kill")
+
+
+def test_with_postgresql_down_events_go_on_locally_without_an_offset(cluster):
+    nodes = cluster.start(2, extra=["--recovery"])
+    receiver = cluster.client(nodes[0])
+    receiver.sio.call("join", "r", timeout=5)
+    remote = cluster.client(nodes[1])
+    remote.sio.call("join", "r", timeout=5)
+    sender = cluster.client(nodes[0])
+
+    sender.sio.emit("to-room", {"room": "r", "event": "up", "args": [1]})
+    here, there = receiver.next("up"), remote.next("up")
+    assert here == there and here[0] == 1 and isinstance(here[1], str), f"logged, with one offset: {here} {there}"
+
+    cluster.pg.stop(remove=False)
+    try:
+        assert wait_until(lambda: "lost the PostgreSQL connection" in nodes[0].log(), timeout=10)
+        sender.sio.emit("to-room", {"room": "r", "event": "down", "args": [2]})
+        assert receiver.next("down") == (2,), "delivered here at once, without an offset"
+        assert remote.nothing("down", wait=0.5)
+    finally:
+        cluster.pg.start()
+    assert wait_until(lambda: "broadcasts delivered without an offset" in nodes[0].log(), timeout=5)
+    assert wait_until(lambda: "reconnected to PostgreSQL" in nodes[0].log(), timeout=20)
+    # Logged again once the link is back.
+    def logged_again() -> bool:
+        sender.sio.emit("to-room", {"room": "r", "event": "again", "args": [3]})
+        got = receiver.next("again")
+        return len(got) == 2
+    assert wait_until(logged_again, timeout=10, step=0.2)
+
+
+def test_a_node_that_started_after_the_events_replays_them_from_the_table(cluster, browser):
+    """The packets come from `socket_io_recovery_packets` when the node's own log lacks the
+    client's offset: here the client's node is killed, events go out while no other node
+    behind the balancer is up, then a new node starts and the client reconnects to it."""
+    first_node, emitting_node = cluster.start(2, extra=["--recovery"])
+    late_port = free_port()
+    with NginxServer([f"127.0.0.1:{first_node.port}", f"127.0.0.1:{late_port}"]) as balancer:
+        client = browser.client(balancer.url, reconnectionDelay=500, reconnectionDelayMax=500, randomizationFactor=0)
+        client.wait_for("connect")
+        first = client.connects()[0]
+        assert client.emit_with_ack("node") == first_node.name
+        assert client.emit_with_ack("join", "r") == sorted([first["id"], "r"])
+        assert wait_until(lambda: session_rooms(cluster, first["id"]) == sorted([first["id"], "r"]), timeout=10)
+        controller = cluster.client(emitting_node)
+        controller.sio.call("emit-many", {"rooms": ["r"], "event": "before", "count": 5}, timeout=10)
+        client.wait_for_event("before", count=5)
+
+        first_node.kill()
+        cluster.nodes.remove(first_node)  # the count the next node must see: the living ones
+        client.wait_for("disconnect")
+        controller.sio.call("emit-many", {"rooms": ["r"], "event": "missed", "count": 30}, timeout=10)
+        controller.sio.call("emit-many", {"rooms": ["elsewhere"], "event": "not-for-it", "count": 3}, timeout=10)
+        mark = len(client.log())
+        late = cluster.start(1, extra=["--recovery"], ports=[late_port])[0]
+        client.wait_for("connect", count=2, timeout_ms=20_000)
+        second = client.connects()[1]
+        assert second["recovered"] is True, [r for r in client.log() if r["type"] != "event"]
+        assert second["id"] == first["id"]
+        assert client.emit_with_ack("node") == late.name
+        after = client.events(after=mark)
+        assert [e["args"][0] for e in after if e["name"] == "missed"] == list(range(30))
+        assert "not-for-it" not in [e["name"] for e in after]
+        controller.sio.call("emit-many", {"rooms": ["r"], "event": "live", "count": 1}, timeout=10)
+        client.wait_for_event("live")

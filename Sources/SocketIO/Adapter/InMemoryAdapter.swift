@@ -96,6 +96,12 @@ public final class InMemoryAdapter: SocketIOAdapter {
         }
     }
 
+    /// Empties the packet log (sessions stay): a multi-node adapter that may have missed
+    /// packets (its link to the others was down) must not replay across the hole.
+    public func forgetLoggedPackets() {
+        recoveryLog.withLock { $0?.removeAllPackets() }
+    }
+
     /// Whether the packet with this offset (as the client sends it) is in this node's log.
     public func hasLogged(offset: String) -> Bool {
         guard let offset = UInt64(offset) else { return false }
@@ -113,10 +119,18 @@ public final class InMemoryAdapter: SocketIOAdapter {
     }
 
     public func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket] {
+        rejoin(session, after: offset, readElsewhere: [], through: 0)
+    }
+
+    /// Like ``rejoin(_:after:)`` for a multi-node adapter that read the packets up to
+    /// offset `through` from a shared log (`readElsewhere`, in order, with their offsets
+    /// already in them): they come first, then this node's packets after `through`.
+    public func rejoin(_ session: SocketIOSession, after offset: String, readElsewhere: [SocketIOEncodedPacket],
+                       through: UInt64) -> [SocketIOEncodedPacket] {
         recoveryLog.withLock { log in
             addAll(session.sid, rooms: session.rooms.union([session.sid]))
-            guard let log, let offset = UInt64(offset) else { return [] }
-            return log.missed(after: offset, by: session)
+            guard let log, let offset = UInt64(offset) else { return readElsewhere }
+            return readElsewhere + log.missed(after: max(offset, through), by: session)
         }
     }
 

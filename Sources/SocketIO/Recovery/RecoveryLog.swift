@@ -72,6 +72,11 @@ struct RecoveryLog {
         loggedBytes -= dropped.size
     }
 
+    mutating func removeAllPackets() {
+        entries.removeAll()
+        loggedBytes = 0
+    }
+
     /// Whether the packet with this offset is still in the log (the reference recovers only then).
     func contains(offset: UInt64) -> Bool {
         let index = firstIndex(notBelow: offset)

@@ -59,7 +59,19 @@ extension PostgresAdapter {
     }
 
     private func logUnrecoverable(_ why: String) {
-        logger.debug("broadcast delivered without an offset (not recoverable): \(why)", metadata: ["namespace": "\(context.namespace)"])
+        let count = unloggedBroadcasts.wrappingAdd(1, ordering: .relaxed).newValue
+        guard count == 1 || count % 1000 == 0 else { return }
+        logger.warning("broadcasts delivered without an offset (not recoverable): \(why)", metadata: [
+            "namespace": "\(context.namespace)", "soFar": "\(count)",
+        ])
+    }
+
+    /// The link to PostgreSQL is (again) up: notifications sent while it was down never
+    /// came, so the log has a hole; replaying across it would skip packets. Offsets from
+    /// before are forgotten (their clients get a new socket here).
+    func recoveryReconnected() {
+        guard recovery != nil else { return }
+        local.forgetLoggedPackets()
     }
 
     /// A logged broadcast (from any node, this one too), in offset order.
@@ -101,6 +113,7 @@ extension PostgresAdapter {
 
     public func persistSession(_ session: SocketIOSession) {
         guard let recovery else { return }
+        readFromTable.withLock { _ = $0.removeValue(forKey: session.sid) }
         keptSessions.withLock { _ = $0.insert(session.sid) }
         recovery.enqueue(.upsert(nsp: context.namespace, node: uid, [
             RecoveryDatabase.SessionRow(pid: session.pid, sid: session.sid, rooms: Array(session.rooms), data: session.data,
@@ -109,13 +122,40 @@ extension PostgresAdapter {
     }
 
     public func restoreSession(pid: String, offset: String) async -> SocketIOSession? {
-        // The offset must be in this node's log: it has every logged packet since, in order.
-        guard let recovery, let limits = context.recovery, local.hasLogged(offset: offset) else { return nil }
-        return await recovery.restore(nsp: context.namespace, pid: pid, maxAge: limits.maxDisconnectionDuration)
+        guard let recovery, let limits = context.recovery else { return nil }
+        // The offset in this node's log: it has every logged packet since, in order.
+        if local.hasLogged(offset: offset) {
+            return await recovery.restore(nsp: context.namespace, pid: pid, maxAge: limits.maxDisconnectionDuration)
+        }
+        // Not here (this node started or reconnected since): the packets come from the table.
+        guard let number = UInt64(offset),
+              let restored = await recovery.restoreFromTable(nsp: context.namespace, pid: pid, offset: number,
+                                                             maxAge: limits.maxDisconnectionDuration)
+        else { return nil }
+        let session = restored.session
+        let packets = restored.packets.compactMap { row -> SocketIOEncodedPacket? in
+            guard let message = try? ClusterMessage(json: JSONValue(parsing: row.message)), let data = message.data,
+                  let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil)
+            else { return nil }
+            let options = SocketIOBroadcastOptions(clusterJSON: data["opts"])
+            guard session.wouldReceive(rooms: options.rooms, except: options.except) else { return nil }
+            return packet.appending(offset: String(row.offset)).encode()
+        }
+        readFromTable.withLock { pending in
+            // Entries go at the rejoin; one whose CONNECT was refused stays: keep them few.
+            if pending.count >= 1_000 { pending.removeAll() }
+            pending[session.sid] = (packets, restored.through)
+        }
+        return session
     }
 
     public func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket] {
-        let missed = local.rejoin(session, after: offset)
+        let missed: [SocketIOEncodedPacket]
+        if let read = readFromTable.withLock({ $0.removeValue(forKey: session.sid) }) {
+            missed = local.rejoin(session, after: offset, readElsewhere: read.packets, through: read.through)
+        } else {
+            missed = local.rejoin(session, after: offset)
+        }
         sessionChanged(session.sid)
         return missed
     }

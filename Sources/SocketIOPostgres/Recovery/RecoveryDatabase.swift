@@ -37,6 +37,17 @@ final class RecoveryDatabase: Sendable {
         case delete(nsp: String, node: String, sid: String)
         case cleanUp(nsp: String, maxAge: TimeAmount)
         case restore(nsp: String, pid: String, maxAge: TimeAmount, @Sendable (SocketIOSession?) -> Void)
+        case restoreWithPackets(nsp: String, pid: String, offset: Int64, maxAge: TimeAmount,
+                                @Sendable (TableRestore?) -> Void)
+    }
+
+    /// A session restored with the packets read from the table: those of its namespace
+    /// after the client's offset up to `through`, the highest id committed when the session
+    /// was taken (every later one reaches this node by NOTIFY).
+    struct TableRestore: Sendable {
+        let session: SocketIOSession
+        let packets: [(offset: UInt64, message: String)]
+        let through: UInt64
     }
 
     private let link: PostgresLink
@@ -70,7 +81,7 @@ final class RecoveryDatabase: Sendable {
     /// answers "no session").
     func enqueue(_ operation: Operation) {
         if case .dropped(let old) = queue.yield(operation) {
-            if case .restore(_, _, _, let answer) = old { answer(nil) }
+            Self.answerNothing(old)
             let count = dropped.wrappingAdd(1, ordering: .relaxed).newValue
             if count == 1 || count % 1000 == 0 {
                 logger.warning("recovery statements dropped: the queue is full (PostgreSQL slow or down)", metadata: ["droppedSoFar": "\(count)"])
@@ -85,15 +96,40 @@ final class RecoveryDatabase: Sendable {
         }
     }
 
+    /// Like ``restore(nsp:pid:maxAge:)`` when this node's log lacks the offset: the offset
+    /// must be in the table, and the packets after it come from there.
+    func restoreFromTable(nsp: String, pid: String, offset: UInt64, maxAge: TimeAmount) async -> TableRestore? {
+        guard offset <= UInt64(Int64.max) else { return nil }
+        return await withCheckedContinuation { continuation in
+            enqueue(.restoreWithPackets(nsp: nsp, pid: pid, offset: Int64(offset), maxAge: maxAge) {
+                continuation.resume(returning: $0)
+            })
+        }
+    }
+
     private func run() async {
+        // At once, so that broadcasts are logged from the start (retried before each
+        // statement until it works).
+        do { try await createSchema() } catch {
+            logger.warning("recovery tables not created yet: \(String(reflecting: error))")
+        }
         for await operation in operations {
             do {
                 if !isReady { try await createSchema() }
-                if try await !execute(operation), case .restore(_, _, _, let answer) = operation { answer(nil) }
+                if try await !execute(operation) { Self.answerNothing(operation) }
             } catch {
-                if case .restore(_, _, _, let answer) = operation { answer(nil) }
+                Self.answerNothing(operation)
                 logger.warning("recovery statement failed: \(String(reflecting: error))")
             }
+        }
+    }
+
+    /// A request that will not run still gets its answer.
+    private static func answerNothing(_ operation: Operation) {
+        switch operation {
+        case .restore(_, _, _, let answer): answer(nil)
+        case .restoreWithPackets(_, _, _, _, let answer): answer(nil)
+        default: break
         }
     }
 
@@ -170,6 +206,35 @@ final class RecoveryDatabase: Sendable {
                     session = SocketIOSession(sid: sid, pid: pid, rooms: Set(roomList), data: (try? JSONValue(parsing: data)) ?? .null)
                 }
                 answer(session)
+            case .restoreWithPackets(let nsp, let pid, let offset, let maxAge, let answer):
+                let seconds = Double(maxAge.nanoseconds) / 1e9
+                // One statement, one snapshot: the session goes only when the offset is
+                // still in the table; the last id committed then comes with it.
+                let taken = try await connection.query("""
+                    WITH taken AS (
+                        DELETE FROM \(unescaped: Self.sessionsTable)
+                        WHERE pid = \(pid) AND nsp = \(nsp) AND last_seen > now() - make_interval(secs => \(seconds))
+                          AND EXISTS (SELECT 1 FROM \(unescaped: Self.packetsTable) WHERE id = \(offset) AND nsp = \(nsp))
+                        RETURNING sid, rooms, data)
+                    SELECT sid, rooms, data, (SELECT coalesce(max(id), 0) FROM \(unescaped: Self.packetsTable)) FROM taken
+                    """, logger: logger)
+                var found: (SocketIOSession, Int64)?
+                for try await (sid, rooms, data, high) in taken.decode((String, String, String, Int64).self) {
+                    let roomList = (try? JSONValue(parsing: rooms))?.arrayValue?.compactMap(\.stringValue) ?? []
+                    found = (SocketIOSession(sid: sid, pid: pid, rooms: Set(roomList), data: (try? JSONValue(parsing: data)) ?? .null), high)
+                }
+                guard let (session, high) = found else {
+                    answer(nil)
+                    return true
+                }
+                // Ids up to it were all committed before it (the publishing lock).
+                let rows = try await connection.query("""
+                    SELECT id, message FROM \(unescaped: Self.packetsTable)
+                    WHERE nsp = \(nsp) AND id > \(offset) AND id <= \(high) ORDER BY id
+                    """, logger: logger)
+                var packets: [(offset: UInt64, message: String)] = []
+                for try await (id, message) in rows.decode((Int64, String).self) { packets.append((UInt64(id), message)) }
+                answer(TableRestore(session: session, packets: packets, through: UInt64(high)))
             }
             return true
         } ?? false
