@@ -34,6 +34,8 @@ public final class PostgresAdapter: SocketIOAdapter {
     /// Sessions restored from the table, waiting for their rejoin: the packets read there
     /// (encoded, with their offsets) and the offset they go up to. One per CONNECT under way.
     let readFromTable = Mutex<[String: (packets: [SocketIOEncodedPacket], through: UInt64)]>([:])
+    /// Whether a write of the changed sessions is scheduled already.
+    let sessionWriteScheduled = Atomic<Bool>(false)
     /// Loggable broadcasts sent without an offset so far (the log says so now and then).
     let unloggedBroadcasts = Atomic<Int>(0)
 

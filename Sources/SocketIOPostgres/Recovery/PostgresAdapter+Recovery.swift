@@ -8,8 +8,8 @@ import SocketIO
 /// PostgreSQL, so a client whose node died recovers on another one. See RecoveryDatabase
 /// and docs/cluster.md.
 extension PostgresAdapter {
-    /// Every second: write the sessions that changed and vouch for the connected ones; every
-    /// ten: drop what is older than the maximum disconnection duration.
+    /// Every second: vouch for the connected sockets' sessions (and write any changed one
+    /// still waiting); every ten: drop what is older than the maximum disconnection duration.
     func startRecovery() {
         guard recovery != nil, let limits = context.recovery else { return }
         let loop = notifier.eventLoop
@@ -83,10 +83,17 @@ extension PostgresAdapter {
 
     // MARK: - Sessions
 
-    /// A recovering socket's rooms changed: its session is written within a second.
+    /// A recovering socket's rooms changed: its session is written shortly (the changes of
+    /// the next 50 ms go in the same write).
     func sessionChanged(_ id: String) {
         guard recovery != nil, context.sockets.socket(id: id)?.pid != nil else { return }
         changedSessions.withLock { _ = $0.insert(id) }
+        guard !sessionWriteScheduled.exchange(true, ordering: .relaxed) else { return }
+        notifier.eventLoop.scheduleTask(in: .milliseconds(50)) { [weak self] in
+            guard let self else { return }
+            self.sessionWriteScheduled.store(false, ordering: .relaxed)
+            self.writeChangedSessions()
+        }
     }
 
     /// A socket left: unless its session was just kept, it goes from the table.
