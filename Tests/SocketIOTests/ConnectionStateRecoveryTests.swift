@@ -223,3 +223,43 @@ final class ConnectionStateRecoveryTests: XCTestCase {
         await io.close()
     }
 }
+
+extension ConnectionStateRecoveryTests {
+    /// Broadcasts keep coming while the client is away and while it reconnects: the events
+    /// of the first connection, then those of the second, are every event once, in order
+    /// (the rejoin and the broadcasts take the log's lock in turn).
+    func testEventsBroadcastDuringTheReconnectionAreNeitherLostNorDoubled() async throws {
+        let (io, port) = try await startRecovering()
+        io.onConnection { socket in if !socket.recovered { socket.join("r") } }
+        let first = try await connect(port)
+        let total = 3_000
+        let emitter = Task.detached {
+            for index in 0..<total {
+                io.to("r").emit("n", .number(Double(index)))
+                // Spread over a few hundred milliseconds: the client leaves and comes back meanwhile.
+                if index % 10 == 0 { try? await Task.sleep(nanoseconds: 1_000_000) }
+            }
+        }
+        _ = try await first.client.frame(startingWith: "42[\"n\",100,")
+        first.client.socket.close()
+        await eventually { self.usage(io).sessions == 1 }
+        // The last offset the client handled: once its socket is closed, nothing more comes.
+        await eventually { first.client.socket.readyState == .closed }
+        let offset = try XCTUnwrap(events(first.client).last?.last?.stringValue)
+        let second = try await connect(port, pid: first.pid, offset: offset)
+        XCTAssertEqual(second.sid, first.sid)
+        await emitter.value
+        _ = try await second.client.frame(startingWith: "42[\"n\",\(total - 1),")
+        let numbers = try (events(first.client) + events(second.client)).compactMap { arguments -> Int? in
+            guard arguments.first == "n", case .number(let value)? = arguments.dropFirst().first else { return nil }
+            return Int(value)
+        }
+        XCTAssertEqual(numbers, Array(0..<total), "first \(numbers.prefix(5))…, \(numbers.count) in all")
+        // Both ways were taken: replayed before the CONNECT answer, live after it.
+        let frames = second.client.received
+        let connectAt = try XCTUnwrap(frames.firstIndex { $0.hasPrefix("40{") })
+        XCTAssertGreaterThan(frames[..<connectAt].filter { $0.hasPrefix("42[\"n\"") }.count, 0, "replayed")
+        XCTAssertGreaterThan(frames[connectAt...].filter { $0.hasPrefix("42[\"n\"") }.count, 0, "live")
+        await io.close()
+    }
+}

@@ -137,7 +137,8 @@ extension PostgresAdapter {
         // Not here (this node started or reconnected since): the packets come from the table.
         guard let number = UInt64(offset),
               let restored = await recovery.restoreFromTable(nsp: context.namespace, pid: pid, offset: number,
-                                                             maxAge: limits.maxDisconnectionDuration)
+                                                             maxAge: limits.maxDisconnectionDuration,
+                                                             limit: limits.maxLoggedPackets)
         else { return nil }
         let session = restored.session
         let packets = restored.packets.compactMap { row -> SocketIOEncodedPacket? in

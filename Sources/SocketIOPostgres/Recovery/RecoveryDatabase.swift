@@ -37,7 +37,7 @@ final class RecoveryDatabase: Sendable {
         case delete(nsp: String, node: String, sid: String)
         case cleanUp(nsp: String, maxAge: TimeAmount)
         case restore(nsp: String, pid: String, maxAge: TimeAmount, @Sendable (SocketIOSession?) -> Void)
-        case restoreWithPackets(nsp: String, pid: String, offset: Int64, maxAge: TimeAmount,
+        case restoreWithPackets(nsp: String, pid: String, offset: Int64, maxAge: TimeAmount, limit: Int,
                                 @Sendable (TableRestore?) -> Void)
     }
 
@@ -97,11 +97,12 @@ final class RecoveryDatabase: Sendable {
     }
 
     /// Like ``restore(nsp:pid:maxAge:)`` when this node's log lacks the offset: the offset
-    /// must be in the table, and the packets after it come from there.
-    func restoreFromTable(nsp: String, pid: String, offset: UInt64, maxAge: TimeAmount) async -> TableRestore? {
+    /// must be in the table, and the packets after it come from there; more than `limit`
+    /// of them (the bound of a node's own log) is as good as a too-old offset: nil.
+    func restoreFromTable(nsp: String, pid: String, offset: UInt64, maxAge: TimeAmount, limit: Int) async -> TableRestore? {
         guard offset <= UInt64(Int64.max) else { return nil }
         return await withCheckedContinuation { continuation in
-            enqueue(.restoreWithPackets(nsp: nsp, pid: pid, offset: Int64(offset), maxAge: maxAge) {
+            enqueue(.restoreWithPackets(nsp: nsp, pid: pid, offset: Int64(offset), maxAge: maxAge, limit: limit) {
                 continuation.resume(returning: $0)
             })
         }
@@ -128,7 +129,7 @@ final class RecoveryDatabase: Sendable {
     private static func answerNothing(_ operation: Operation) {
         switch operation {
         case .restore(_, _, _, let answer): answer(nil)
-        case .restoreWithPackets(_, _, _, _, let answer): answer(nil)
+        case .restoreWithPackets(_, _, _, _, _, let answer): answer(nil)
         default: break
         }
     }
@@ -206,7 +207,7 @@ final class RecoveryDatabase: Sendable {
                     session = SocketIOSession(sid: sid, pid: pid, rooms: Set(roomList), data: (try? JSONValue(parsing: data)) ?? .null)
                 }
                 answer(session)
-            case .restoreWithPackets(let nsp, let pid, let offset, let maxAge, let answer):
+            case .restoreWithPackets(let nsp, let pid, let offset, let maxAge, let limit, let answer):
                 let seconds = Double(maxAge.nanoseconds) / 1e9
                 // One statement, one snapshot: the session goes only when the offset is
                 // still in the table; the last id committed then comes with it.
@@ -230,11 +231,11 @@ final class RecoveryDatabase: Sendable {
                 // Ids up to it were all committed before it (the publishing lock).
                 let rows = try await connection.query("""
                     SELECT id, message FROM \(unescaped: Self.packetsTable)
-                    WHERE nsp = \(nsp) AND id > \(offset) AND id <= \(high) ORDER BY id
+                    WHERE nsp = \(nsp) AND id > \(offset) AND id <= \(high) ORDER BY id LIMIT \(limit + 1)
                     """, logger: logger)
                 var packets: [(offset: UInt64, message: String)] = []
                 for try await (id, message) in rows.decode((Int64, String).self) { packets.append((UInt64(id), message)) }
-                answer(TableRestore(session: session, packets: packets, through: UInt64(high)))
+                answer(packets.count > limit ? nil : TableRestore(session: session, packets: packets, through: UInt64(high)))
             }
             return true
         } ?? false
