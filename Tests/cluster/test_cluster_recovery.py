@@ -147,10 +147,13 @@ def test_with_postgresql_down_events_go_on_locally_without_an_offset(cluster):
     assert wait_until(logged_again, timeout=10, step=0.2)
 
 
-def test_a_node_that_started_after_the_events_replays_them_from_the_table(cluster, browser):
+@pytest.mark.parametrize("bounded", [False, True], ids=["replayed", "more-than-the-bound"])
+def test_a_node_that_started_after_the_events_replays_them_from_the_table(cluster, browser, bounded):
     """The packets come from `socket_io_recovery_packets` when the node's own log lacks the
     client's offset: here the client's node is killed, events go out while no other node
-    behind the balancer is up, then a new node starts and the client reconnects to it."""
+    behind the balancer is up, then a new node starts and the client reconnects to it.
+    `more-than-the-bound`: the new node keeps at most 10 packets, 30 were missed: as a
+    too-old offset, the client gets a new socket."""
     first_node, emitting_node = cluster.start(2, extra=["--recovery"])
     late_port = free_port()
     with NginxServer([f"127.0.0.1:{first_node.port}", f"127.0.0.1:{late_port}"]) as balancer:
@@ -170,9 +173,14 @@ def test_a_node_that_started_after_the_events_replays_them_from_the_table(cluste
         controller.sio.call("emit-many", {"rooms": ["r"], "event": "missed", "count": 30}, timeout=10)
         controller.sio.call("emit-many", {"rooms": ["elsewhere"], "event": "not-for-it", "count": 3}, timeout=10)
         mark = len(client.log())
-        late = cluster.start(1, extra=["--recovery"], ports=[late_port])[0]
+        bound = ["--recovery-max-packets", "10"] if bounded else []
+        late = cluster.start(1, extra=["--recovery", *bound], ports=[late_port])[0]
         client.wait_for("connect", count=2, timeout_ms=20_000)
         second = client.connects()[1]
+        if bounded:
+            assert second["recovered"] is False and second["id"] != first["id"]
+            assert "missed" not in [e["name"] for e in client.events(after=mark)]
+            return
         assert second["recovered"] is True, [r for r in client.log() if r["type"] != "event"]
         assert second["id"] == first["id"]
         assert client.emit_with_ack("node") == late.name
