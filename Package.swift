@@ -182,7 +182,7 @@ let package = Package(
             path: "Sources/Examples/VaporApp"
         ),
         .testTarget(name: "DuplexTests", dependencies: ["Duplex", .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
-        .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench"]),
+        .testTarget(name: "DuplexBenchTests", dependencies: ["DuplexBench", "ChatRoom"]),
         .testTarget(name: "ChatRoomTests", dependencies: ["ChatRoom", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "MessagePackTests", dependencies: ["MessagePack"]),

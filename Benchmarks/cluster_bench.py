@@ -1,24 +1,24 @@
 #!/usr/bin/env python3
 """Cross-node Socket.IO broadcast through PostgreSQL (docs/cluster.md): 1, 2 and 3
 `duplex-socketio-conformance --bench --postgres URL` nodes on a throwaway PostgreSQL server
-(Tests/cluster/pg_server.py), python-socketio clients (WebSocket) spread over them, one
-publisher on node 1 sending "broadcast" at a fixed rate; each broadcast reaches every
-client of every node.
+(Tests/pg_server.py); the load is `duplex bench socketio --mode broadcast` (SwiftNIO, one
+`--port` per node: connections round-robin over the nodes, the publishers on node 1), so
+the generator is not the bottleneck. Each broadcast must reach every connection of every
+node (io.emit through the PostgreSQL adapter).
 
-Measured per node count: deliveries per second, deliveries per server CPU-second (the
-Duplex nodes' utime+stime over the window, PostgreSQL's CPU shown apart), and the
-publish-to-delivery latency p50/p99 (the generator stamps each broadcast; one process, one
-clock). The generator is Python: it bounds the rate, so compare the per-CPU-second and
-latency columns across node counts, not the absolute rate.
+Measured per node count (from the generator's JSON): deliveries per second, deliveries per
+server CPU-second (the Duplex nodes' utime+stime summed over the window; PostgreSQL's CPU
+apart), publish-to-delivery latency p50/p99 (one clock: the generator stamps and receives).
 
-    .venv/bin/python Benchmarks/cluster_bench.py [--binary .build-release/release/duplex-socketio-conformance]
-        [--clients 120] [--rate 50] [--seconds 6] [--nodes 1,2,3] [--out Benchmarks/results/cluster-DATE.md]
+    .venv/bin/python Benchmarks/cluster_bench.py [--build-dir .build-release/release]
+        [--connections 300] [--publishers 1] [--window 4] [--seconds 8] [--nodes 1,2,3]
+        [--out Benchmarks/results/cluster-DATE.md]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import datetime
 import os
 import statistics
@@ -27,12 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-import socketio
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "Tests"))
-sys.path.insert(0, str(REPO / "Tests" / "cluster"))
 import duplex_process  # noqa: E402
 from pg_server import PostgresServer  # noqa: E402
 
@@ -57,109 +55,83 @@ def postgres_cpu(data_dir: Path) -> float:
     return total
 
 
-async def run_case(args, pg: PostgresServer, node_count: int) -> dict:
+def run_case(args, pg: PostgresServer, node_count: int) -> dict:
     url = pg.create_database(f"bench{node_count}_{int(time.time())}")
     nodes = []
     for i in range(node_count):
         port = duplex_process.free_port()
         log = Path("/tmp/duplex-artifacts/cluster-bench") / f"node{i + 1}-{port}.log"
-        proc = duplex_process.start([args.binary, "--bench", "--port", str(port), "--postgres", url, "--threads", "1"],
+        proc = duplex_process.start([str(args.build_dir / "duplex-socketio-conformance"), "--bench", "--port", str(port),
+                                     "--postgres", url, "--threads", "1"],
                                     f"node{i + 1}", log, duplex_process.accepts_tcp(port), timeout=20)
         nodes.append((port, proc))
-    await asyncio.sleep(1.5)  # INITIAL_HEARTBEAT answered: every node knows the others
-
-    latencies: list[float] = []
-    received = 0
-    measuring = False
-
-    clients = []
-    for i in range(args.clients):
-        client = socketio.AsyncClient(reconnection=False)
-
-        @client.on("message")
-        async def on_message(stamp):
-            nonlocal received
-            if measuring:
-                received += 1
-                latencies.append(time.perf_counter() - stamp)
-        port = nodes[i % node_count][0]
-        await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"], wait_timeout=10)
-        clients.append(client)
-    publisher = socketio.AsyncClient(reconnection=False)
-    await publisher.connect(f"http://127.0.0.1:{nodes[0][0]}", transports=["websocket"], wait_timeout=10)
-
-    async def publish(seconds: float) -> int:
-        sent = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            await publisher.emit("broadcast", time.perf_counter())
-            sent += 1
-            await asyncio.sleep(max(0.0, start + sent / args.rate - time.perf_counter()))
-        return sent
-
-    await publish(1.0)  # warm-up
-    await asyncio.sleep(0.5)
-    cpu0 = [cpu_seconds(p.pid) for _, p in nodes]
+    time.sleep(1.5)  # INITIAL_HEARTBEAT answered: every node knows the others
+    command = [str(args.build_dir / "duplex"), "bench", "socketio", "--mode", "broadcast", "--json", "--quiet",
+               "--connections", str(args.connections), "--publishers", str(args.publishers),
+               "--window", str(args.window), "--duration", str(args.seconds), "--warmup", "2",
+               "--threads", "1", "--label", f"{node_count} node(s)"]
+    for port, proc in nodes:
+        command += ["--port", str(port), "--server-pid", str(proc.pid)]
     pg0 = postgres_cpu(pg.data_dir)
-    measuring = True
-    t0 = time.perf_counter()
-    sent = await publish(args.seconds)
-    await asyncio.sleep(1.0)  # the last ones arrive
-    measuring = False
-    wall = time.perf_counter() - t0
-    cpu = sum(cpu_seconds(p.pid) for _, p in nodes) - sum(cpu0)
+    t0 = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds + 120)
+    wall = time.monotonic() - t0
     pg_cpu = postgres_cpu(pg.data_dir) - pg0
-
-    for client in clients + [publisher]:
-        await client.disconnect()
     for _, proc in nodes:
         duplex_process.stop(proc)
-    latencies.sort()
-    expected = sent * args.clients
-    return {
-        "nodes": node_count, "clients": args.clients, "sent": sent, "deliveries": received, "expected": expected,
-        "rate": received / wall, "per_cpu": received / cpu if cpu > 0 else float("nan"), "server_cpu": cpu / wall,
-        "pg_cpu": pg_cpu / wall,
-        "p50": statistics.median(latencies) * 1000 if latencies else float("nan"),
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan"),
-    }
+    if done.returncode not in (0, 1) or not done.stdout.strip():
+        sys.exit(f"duplex bench failed ({done.returncode}): {done.stderr}")
+    result = json.loads(done.stdout)
+    return {"nodes": node_count, "result": result, "ok": done.returncode == 0, "pg_cpu": pg_cpu / wall,
+            "stderr": done.stderr.strip()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binary", default=str(REPO / ".build-release" / "release" / "duplex-socketio-conformance"))
-    parser.add_argument("--clients", type=int, default=120)
-    parser.add_argument("--rate", type=float, default=50.0, help="broadcasts per second")
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--build-dir", type=Path, default=REPO / ".build-release" / "release",
+                        help="where duplex and duplex-socketio-conformance are (release build)")
+    parser.add_argument("--connections", type=int, default=300)
+    parser.add_argument("--publishers", type=int, default=1)
+    parser.add_argument("--window", type=int, default=4, help="broadcasts in flight per publisher")
+    parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--nodes", default="1,2,3")
     parser.add_argument("--out", default=str(HERE / "results" / f"cluster-{datetime.date.today()}.md"))
     args = parser.parse_args()
-    if not os.path.exists(args.binary):
-        sys.exit(f"{args.binary} not built (swift build -c release --scratch-path .build-release --product duplex-socketio-conformance)")
+    for binary in ("duplex", "duplex-socketio-conformance"):
+        if not (args.build_dir / binary).exists():
+            sys.exit(f"{args.build_dir / binary} not built (swift build -c release --scratch-path .build-release "
+                     "--product duplex and --product duplex-socketio-conformance)")
 
+    load = os.getloadavg()
     rows = []
     with PostgresServer() as pg:
         for count in [int(n) for n in args.nodes.split(",")]:
-            rows.append(asyncio.run(run_case(args, pg, count)))
-            print(rows[-1], flush=True)
+            rows.append(run_case(args, pg, count))
+            print(rows[-1]["stderr"] or f"{count} node(s): ok", flush=True)
 
-    build = "release" if "release" in args.binary else "debug"
+    build = "release" if "release" in str(args.build_dir) else "debug"
     lines = [
         f"# Cross-node Socket.IO broadcast through PostgreSQL — {datetime.date.today()}",
         "",
-        f"Generated by `Benchmarks/cluster_bench.py` ({build} build): {args.clients} python-socketio clients "
-        f"(WebSocket) spread over the nodes, one publisher on node 1 at {args.rate:g} broadcasts/s for "
-        f"{args.seconds:g} s; each broadcast reaches every client of every node (io.emit). One throwaway "
-        "PostgreSQL 15 on the same machine (2 cores shared by the generator, the nodes and PostgreSQL). "
-        "**Per server CPU-second** = deliveries ÷ the Duplex nodes' utime+stime over the window; PostgreSQL's "
-        "CPU is shown apart. The Python generator bounds the rate: compare across node counts.",
+        f"Generated by `Benchmarks/cluster_bench.py` ({build} build, load average {load[0]:.1f} before the run on "
+        f"{os.cpu_count()} cores): `duplex bench socketio --mode broadcast`, {args.connections} WebSocket connections "
+        f"round-robin over the nodes, {args.publishers} publisher(s) on node 1 with {args.window} broadcasts in "
+        f"flight each, {args.seconds:g} s window; each broadcast must reach every connection of every node "
+        "(io.emit through the PostgreSQL adapter). One throwaway PostgreSQL on the same machine: the generator, "
+        "the nodes and PostgreSQL share the cores. **Per server CPU-second** = deliveries ÷ the Duplex nodes' "
+        "utime+stime summed over the window; PostgreSQL's CPU is shown apart.",
         "",
-        "| nodes | deliveries (of expected) | deliveries/s | per server CPU-s | server CPU | PostgreSQL CPU | latency p50 / p99 (ms) |",
-        "|---|---|---|---|---|---|---|",
+        "| nodes | deliveries (missing) | deliveries/s | per server CPU-s | server CPU | generator CPU | PostgreSQL CPU | latency p50 / p99 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(f"| {r['nodes']} | {r['deliveries']} / {r['expected']} | {r['rate']:.0f} | {r['per_cpu']:.0f} | "
-                     f"{r['server_cpu'] * 100:.0f}% | {r['pg_cpu'] * 100:.0f}% | {r['p50']:.2f} / {r['p99']:.2f} |")
+    for row in rows:
+        r = row["result"]
+        latency = r.get("latencyMicroseconds") or {}
+        lines.append(
+            f"| {row['nodes']} | {r['messages']} ({r['missing']}) | {r['messagesPerSecond']:.0f} | "
+            f"{(r.get('messagesPerServerCPUSecond') or float('nan')):.0f} | {(r.get('serverCPUPercent') or 0):.0f}% | "
+            f"{r['clientCPUPercent']:.0f}% | {row['pg_cpu'] * 100:.0f}% | "
+            f"{latency.get('p50', 0) / 1000:.2f} / {latency.get('p99', 0) / 1000:.2f} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -12,14 +12,26 @@ import Darwin
 /// Where and how the generator connects, common to every scenario.
 public struct BenchOptions: Sendable {
     public var host = "127.0.0.1"
-    public var port = 3000
+    /// The servers' ports: connections go round-robin over them (one server, or the nodes
+    /// of a cluster; connection 0, the first publisher, goes to the first).
+    public var ports = [3000]
+    /// The first (or only) port.
+    public var port: Int {
+        get { ports[0] }
+        set { ports = [newValue] }
+    }
     public var path = "/"
     /// Event loops (threads) of the generator; connections are spread over them round-robin.
     public var threads = max(1, ProcessStats.coreCount)
     public var warmup = 2.0
     public var duration = 10.0
-    /// The server's process id, for its CPU time and memory.
-    public var serverPID: Int32?
+    /// The servers' process ids, for their CPU time and memory (summed over them).
+    public var serverPIDs: [Int32] = []
+    /// The first (or only) server's process id.
+    public var serverPID: Int32? {
+        get { serverPIDs.first }
+        set { serverPIDs = newValue.map { [$0] } ?? [] }
+    }
     /// Most connections in the middle of their handshake at once.
     public var connectConcurrency = 64
     /// Seconds to wait for the last messages after the window before calling them missing.
@@ -35,22 +47,26 @@ final class BenchRunner: Sendable {
     let options: BenchOptions
     let group: MultiThreadedEventLoopGroup
     let loops: [LoopContext]
-    private let address: SocketAddress
-    private let request: ByteBuffer
+    /// Per port of ``BenchOptions/ports``: where to connect, and the upgrade request.
+    private let targets: [(port: Int, address: SocketAddress, request: ByteBuffer)]
 
     init(options: BenchOptions) throws {
         self.options = options
         guard ["127.0.0.1", "localhost", "::1"].contains(options.host) || options.host.hasPrefix("127.") else {
             throw BenchError.connectFailed("only loopback targets are allowed (got \(options.host))")
         }
-        do {
-            self.address = try SocketAddress.makeAddressResolvingHost(options.host, port: options.port)
-        } catch {
-            throw BenchError.connectFailed("\(options.host):\(options.port): \(SocketErrorText.describe(error))")
+        guard !options.ports.isEmpty else { throw BenchError.connectFailed("no server port given") }
+        self.targets = try options.ports.map { port in
+            do {
+                let address = try SocketAddress.makeAddressResolvingHost(options.host, port: port)
+                let request = ClientWire.upgradeRequest(host: options.host, port: port, path: options.path, allocator: ByteBufferAllocator())
+                return (port, address, request)
+            } catch {
+                throw BenchError.connectFailed("\(options.host):\(port): \(SocketErrorText.describe(error))")
+            }
         }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
         self.loops = group.makeIterator().map { LoopContext(eventLoop: $0) }
-        self.request = ClientWire.upgradeRequest(host: options.host, port: options.port, path: options.path, allocator: ByteBufferAllocator())
     }
 
     func shutdown() async {
@@ -94,8 +110,9 @@ final class BenchRunner: Sendable {
 
     private func connect<Session: BenchSession>(index: Int, makeSession: @escaping @Sendable (Int) -> Session) async throws {
         let loop = loops[index % loops.count]
+        let target = targets[index % targets.count]
         let ready = loop.eventLoop.makePromise(of: Void.self)
-        let request = self.request
+        let request = target.request
         let bootstrap = ClientBootstrap(group: loop.eventLoop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.maxMessagesPerRead, value: 16)
@@ -107,10 +124,10 @@ final class BenchRunner: Sendable {
                 }
             }
         do {
-            _ = try await bootstrap.connect(to: address).get()
+            _ = try await bootstrap.connect(to: target.address).get()
         } catch {
             ready.fail(error)
-            throw BenchError.connectFailed("\(options.host):\(options.port): \(SocketErrorText.describe(error))")
+            throw BenchError.connectFailed("\(options.host):\(target.port): \(SocketErrorText.describe(error))")
         }
         try await ready.futureResult.get()
     }
@@ -166,7 +183,7 @@ final class BenchRunner: Sendable {
         await startAll()
         try await sleep(seconds: options.warmup)
         await onEveryLoop { $0.beginWindow() }
-        let start = Snapshot.take(serverPID: options.serverPID)
+        let start = Snapshot.take(serverPIDs: options.serverPIDs)
         let end = start.time + UInt64(options.duration * 1e9)
         var lastTime = start.time
         var lastCount: UInt64 = 0
@@ -187,7 +204,7 @@ final class BenchRunner: Sendable {
         }
         var window = LoopReport()
         for report in await onEveryLoop({ $0.endWindow() }) { window.add(report) }
-        let stop = Snapshot.take(serverPID: options.serverPID)
+        let stop = Snapshot.take(serverPIDs: options.serverPIDs)
         await onEveryLoop { $0.stopping = true }
 
         // Drain: every message sent must come back (fanOut times).

@@ -14,6 +14,14 @@ protocol BenchSession {
     /// A complete data message; `head` holds its first `captureLimit` bytes.
     /// Returns true when this message made the connection ready.
     mutating func received(opcode: UInt8, length: Int, head: ByteBuffer, _ io: SessionIO) -> Bool
+    /// Sessions that send at a fixed rate: `tick` runs every `tickInterval` once the load began.
+    var tickInterval: TimeAmount? { get }
+    mutating func tick(_ io: SessionIO)
+}
+
+extension BenchSession {
+    var tickInterval: TimeAmount? { nil }
+    mutating func tick(_ io: SessionIO) {}
 }
 
 /// What a session may touch: the pipeline (to write) and its loop's counters.
@@ -71,6 +79,7 @@ final class LoadHandler<Session: BenchSession>: ChannelInboundHandler, LoadConne
     private var scanner: FrameScanner
     private var context: ChannelHandlerContext?
     private var shuttingDown = false
+    private var ticker: RepeatedTask?
 
     init(session: Session, loop: LoopContext, request: ByteBuffer, ready: EventLoopPromise<Void>) {
         self.session = session
@@ -138,9 +147,27 @@ final class LoadHandler<Session: BenchSession>: ChannelInboundHandler, LoadConne
         guard phase == .ready, let context else { return }
         session.start(SessionIO(context: context, loop: loop))
         context.flush()
+        if let interval = session.tickInterval {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            // Publishers start at random points of the interval, not all at once.
+            let offset = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, interval.nanoseconds)))
+            ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: offset, delay: interval) { _ in bound.value.tick() }
+        }
+    }
+
+    private func tick() {
+        guard phase == .ready, !shuttingDown, !loop.stopping, let context else {
+            ticker?.cancel()
+            ticker = nil
+            return
+        }
+        session.tick(SessionIO(context: context, loop: loop))
+        context.flush()
     }
 
     func shutdown() {
+        ticker?.cancel()
+        ticker = nil
         guard let context, phase != .closed else { return }
         shuttingDown = true
         if phase != .upgrading {

@@ -35,6 +35,12 @@ public enum ProcessStats {
     }
 
     /// Resident set size of `pid` in bytes, from /proc/PID/status (VmRSS), or nil.
+    /// The summed resident size of `pids` (nil without any, or when one cannot be read).
+    static func residentBytes(pids: [Int32]) -> Int? {
+        let sizes = pids.map { residentBytes(pid: $0) }
+        return sizes.isEmpty || sizes.contains(where: { $0 == nil }) ? nil : sizes.reduce(0) { $0 + $1! }
+    }
+
     public static func residentBytes(pid: Int32) -> Int? {
         guard let text = readFile("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
@@ -95,11 +101,13 @@ struct Snapshot {
     var serverCPU: Double?
     var machine: (busy: Double, total: Double)?
 
-    static func take(serverPID: Int32?) -> Snapshot {
-        Snapshot(
+    /// `serverCPU`: the sum over `serverPIDs` (nil without any, or when one cannot be read).
+    static func take(serverPIDs: [Int32]) -> Snapshot {
+        let cpu = serverPIDs.map { ProcessStats.cpuSeconds(pid: $0) }
+        return Snapshot(
             time: monotonicNanoseconds(),
             selfCPU: ProcessStats.selfCPUSeconds(),
-            serverCPU: serverPID.flatMap { ProcessStats.cpuSeconds(pid: $0) },
+            serverCPU: cpu.isEmpty || cpu.contains(where: { $0 == nil }) ? nil : cpu.reduce(0) { $0 + $1! },
             machine: ProcessStats.machineCPUSeconds())
     }
 }

@@ -24,6 +24,16 @@ public enum Bench {
         public init() {}
     }
 
+    /// `duplex bench chat`: every connection a member of one room of `duplex chat`.
+    public struct ChatParameters: Sendable {
+        public var connections = 100
+        public var publishers = 10
+        /// Messages per second of each publisher (the chat's limit is 20 per 5 s).
+        public var rate = 2.0
+        public var size = 32
+        public init() {}
+    }
+
     public struct ConnectParameters: Sendable {
         public var connections = 1_000
         /// Connections started per second (nil: as fast as `connectConcurrency` allows).
@@ -113,10 +123,10 @@ public enum Bench {
         let runner = try BenchRunner(options: options)
         let touch = parameters.touch ? EchoTemplate(size: 20, binary: false) : nil
         return try await run(runner) {
-            let rssBefore = options.serverPID.flatMap { ProcessStats.residentBytes(pid: $0) }
-            let start = Snapshot.take(serverPID: options.serverPID)
+            let rssBefore = ProcessStats.residentBytes(pids: options.serverPIDs)
+            let start = Snapshot.take(serverPIDs: options.serverPIDs)
             try await runner.open(count: parameters.connections, rate: parameters.rate) { _ in IdleSession(touch: touch) }
-            let connected = Snapshot.take(serverPID: options.serverPID)
+            let connected = Snapshot.take(serverPIDs: options.serverPIDs)
             if touch != nil {
                 await runner.startAll()
                 let deadline = monotonicNanoseconds() + 30_000_000_000
@@ -128,11 +138,11 @@ public enum Bench {
             var rssAfter: Int?
             let holdEnd = monotonicNanoseconds() + UInt64(parameters.hold * 1e9)
             repeat {
-                if let pid = options.serverPID, let rss = ProcessStats.residentBytes(pid: pid) { rssAfter = max(rssAfter ?? 0, rss) }
+                if let rss = ProcessStats.residentBytes(pids: options.serverPIDs) { rssAfter = max(rssAfter ?? 0, rss) }
                 let left = holdEnd > monotonicNanoseconds() ? holdEnd - monotonicNanoseconds() : 0
                 if left > 0 { try await Task.sleep(nanoseconds: min(left, 500_000_000)) }
             } while monotonicNanoseconds() < holdEnd
-            if let pid = options.serverPID, let rss = ProcessStats.residentBytes(pid: pid) { rssAfter = max(rssAfter ?? 0, rss) }
+            if let rss = ProcessStats.residentBytes(pids: options.serverPIDs) { rssAfter = max(rssAfter ?? 0, rss) }
             let totals = await runner.totals()
 
             let seconds = Double(connected.time - start.time) / 1e9
@@ -185,6 +195,25 @@ public enum Bench {
         }
     }
 
+    public static func chat(_ options: BenchOptions, _ parameters: ChatParameters) async throws -> BenchResult {
+        let runner = try BenchRunner(options: options)
+        let template = BroadcastTemplate(size: parameters.size)
+        let publishers = max(1, min(parameters.publishers, parameters.connections))
+        let interval = TimeAmount.nanoseconds(Int64(1e9 / max(0.01, parameters.rate)))
+        let stride = max(1, parameters.connections / publishers)
+        return try await run(runner) {
+            try await runner.open(count: parameters.connections) { index in
+                let isPublisher = index % stride == 0 && index / stride < publishers
+                return ChatSession(template: template, publisher: isPublisher ? UInt32(index / stride) : nil, interval: interval)
+            }
+            let measurement = try await runner.measure(fanOut: parameters.connections, unit: "deliveries")
+            var result = summarize(measurement, runner: runner, scenario: "chat", connections: parameters.connections)
+            result.size = max(parameters.size, BroadcastTemplate.stampLength)
+            result.publishers = publishers
+            return result
+        }
+    }
+
     public static func socketIOBroadcast(_ options: BenchOptions, _ parameters: BroadcastParameters) async throws -> BenchResult {
         var options = options
         if options.path == "/" { options.path = socketIOPath }
@@ -208,7 +237,7 @@ public enum Bench {
     }
 
     static func targetURL(_ options: BenchOptions) -> String {
-        "ws://\(options.host):\(options.port)\(options.path)"
+        options.ports.map { "ws://\(options.host):\($0)\(options.path)" }.joined(separator: " ")
     }
 
     static func summarize(_ m: BenchRunner.Measurement, runner: BenchRunner, scenario: String, connections: Int) -> BenchResult {

@@ -18,18 +18,20 @@ struct BenchCommand: AsyncParsableCommand {
             Exits non-zero when the server cannot be reached, refuses the upgrade, closes connections, or \
             loses or mangles messages.
             """,
-        subcommands: [BenchEcho.self, BenchBroadcast.self, BenchConnect.self, BenchSocketIO.self, BenchJSON.self]
+        subcommands: [BenchEcho.self, BenchBroadcast.self, BenchConnect.self, BenchSocketIO.self, BenchChat.self, BenchJSON.self]
     )
 }
 
 struct BenchCommonOptions: ParsableArguments {
     @Option(help: "Server address (loopback only).") var host = "127.0.0.1"
-    @Option(help: "Server port.") var port = 3000
+    @Option(help: "Server port; repeat it to spread the connections round-robin over several servers (the nodes of a cluster).")
+    var port: [Int] = [3000]
     @Option(help: "Request path (default: / , or the Engine.IO path for socketio).") var path: String?
     @Option(help: "Generator event loops (threads); default: one per core.") var threads: Int?
     @Option(help: "Seconds of load before the measured window.") var warmup = 2.0
     @Option(help: "Seconds in the measured window.") var duration = 10.0
-    @Option(help: "The server's PID, for its CPU time and RSS (from /proc).") var serverPID: Int32?
+    @Option(help: "The server's PID, for its CPU time and RSS (from /proc); repeat it for several servers (summed).")
+    var serverPID: [Int32] = []
     @Option(help: "Most connections handshaking at once.") var concurrency = 64
     @Option(help: "Name of this run in the output.") var label = "bench"
     @Flag(help: "Print the result as JSON on stdout (the progress line still goes to stderr).") var json = false
@@ -38,12 +40,12 @@ struct BenchCommonOptions: ParsableArguments {
     func benchOptions(defaultPath: String = "/") -> BenchOptions {
         var options = BenchOptions()
         options.host = host
-        options.port = port
+        options.ports = port
         options.path = path ?? defaultPath
         if let threads { options.threads = threads }
         options.warmup = warmup
         options.duration = duration
-        options.serverPID = serverPID
+        options.serverPIDs = serverPID
         options.connectConcurrency = concurrency
         options.label = label
         options.progress = !quiet

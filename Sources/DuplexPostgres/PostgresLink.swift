@@ -14,6 +14,8 @@ package final class PostgresLink: Sendable {
     private struct State {
         var connection: PostgresConnection?
         var listeners: [(channel: String, listener: Listener)] = []
+        /// The current connection's listener of each channel (stopping it sends UNLISTEN).
+        var listenContexts: [String: PostgresListenContext] = [:]
         var closed = false
         var task: Task<Void, Never>?
     }
@@ -105,11 +107,27 @@ package final class PostgresLink: Sendable {
         if let connection { addListener(channel, listener, on: connection) }
     }
 
+    /// Stops listening on `channel` (the driver sends UNLISTEN), now and after reconnections.
+    package func unlisten(_ channel: String) {
+        let context = state.withLock { state in
+            state.listeners.removeAll { $0.channel == channel }
+            return state.listenContexts.removeValue(forKey: channel)
+        }
+        context?.stop()
+    }
+
     private func addListener(_ channel: String, _ listener: @escaping Listener, on connection: PostgresConnection) {
         // The driver sends LISTEN; the handler runs on the connection's loop (ours).
-        connection.addListener(channel: channel) { _, notification in
+        let context = connection.addListener(channel: channel) { _, notification in
             listener(notification.channel, notification.payload)
         }
+        let wanted = state.withLock { state -> Bool in
+            // unlisten() may have run meanwhile: then this listener must not stay.
+            guard state.listeners.contains(where: { $0.channel == channel }) else { return false }
+            if state.connection === connection { state.listenContexts[channel] = context }
+            return true
+        }
+        if !wanted { context.stop() }
     }
 
     private func keepConnected() async {
@@ -123,6 +141,7 @@ package final class PostgresLink: Sendable {
                 try await prepare(connection)
                 let listeners = state.withLock { state in
                     state.connection = connection
+                    state.listenContexts = [:]
                     return state.listeners
                 }
                 for (channel, listener) in listeners { addListener(channel, listener, on: connection) }

@@ -73,12 +73,20 @@ public final class PostgresCluster: Sendable {
         }
         let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger,
                                       recovery: recovery) { [weak self] closed in
-            // A dynamic namespace removed when empty: forget its adapter (a new one, with a
-            // new uid, comes with the namespace's next socket). The LISTEN stays.
-            self?.adapters.withLock { if $0[closed.channel] === closed { $0[closed.channel] = nil } }
+            // A dynamic namespace removed when empty: forget its adapter and its channel (a
+            // new adapter, with a new uid, comes with the namespace's next socket). Under the
+            // lock, so that a new adapter of the same channel cannot lose its LISTEN.
+            guard let self else { return }
+            self.adapters.withLock { adapters in
+                guard adapters[closed.channel] === closed else { return }
+                adapters[closed.channel] = nil
+                self.notifier.unlisten(closed.channel)
+            }
         }
-        adapters.withLock { $0[adapter.channel] = adapter }
-        notifier.listen(adapter.channel)
+        adapters.withLock { adapters in
+            adapters[adapter.channel] = adapter
+            notifier.listen(adapter.channel)
+        }
         adapter.start()
         return adapter
     }

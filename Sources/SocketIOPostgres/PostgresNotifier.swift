@@ -98,6 +98,11 @@ final class PostgresNotifier: Sendable {
         outgoing.push(Outgoing(channel: channel, message: message, logged: logged))
     }
 
+    /// Stops listening on `channel` (a namespace removed when it emptied).
+    func unlisten(_ channel: String) {
+        link.unlisten(channel)
+    }
+
     /// Queues a message for the namespace channel `channel`. Never waits: when PostgreSQL
     /// is down the queue fills, and past its bound the oldest messages go.
     func publish(_ message: ClusterMessage, on channel: String) {

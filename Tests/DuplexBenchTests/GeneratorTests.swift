@@ -9,6 +9,13 @@ final class ServerReference: @unchecked Sendable {
     var server: WebSocketServer?
 }
 
+final class Counts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
+
 /// The generator against a real Duplex server: it must count right and fail clearly.
 final class GeneratorTests: XCTestCase {
     private var server: WebSocketServer!
@@ -67,6 +74,27 @@ final class GeneratorTests: XCTestCase {
         // The JSON round-trips.
         let decoded = try JSONDecoder().decode(BenchResult.self, from: Data(result.json().utf8))
         XCTAssertEqual(decoded.messages, result.messages)
+    }
+
+    func testConnectionsGoRoundRobinOverSeveralServers() async throws {
+        // A second server: the generator's connections alternate between the two ports.
+        let counts = Counts()
+        let second = WebSocketServer { connection in
+            counts.add()
+            connection.onText { text in connection.send(text) }
+        }
+        let secondPort = try await second.listen(port: 0, host: "127.0.0.1")
+        defer { Task { await second.close(timeout: .milliseconds(200)) } }
+        var options = options(duration: 0.5)
+        options.ports = [port, secondPort]
+        options.serverPIDs = [getpid(), getpid()]
+        var parameters = Bench.EchoParameters()
+        parameters.connections = 10
+        let result = try await Bench.echo(options, parameters)
+        XCTAssertTrue(result.ok, result.summary)
+        XCTAssertEqual(counts.value, 5, "every second connection goes to the second server")
+        XCTAssertEqual(result.target, "ws://127.0.0.1:\(port)/ ws://127.0.0.1:\(secondPort)/")
+        XCTAssertNotNil(result.serverCPUSeconds, "CPU summed over the two PIDs")
     }
 
     func testLargeBinaryEcho() async throws {

@@ -308,6 +308,28 @@ final class ClientServerTests: XCTestCase {
         await server.close()
     }
 
+    func testCompressFalseSendsThatMessagePlain() async throws {
+        // With permessage-deflate on, `compress: false` skips compression for that message
+        // only (Node ws' `send(data, { compress: false })`): RSV1 clear, then set again.
+        let (server, port) = try await startEchoServer({ configuration in
+            configuration.webSocket.compression = PerMessageDeflateOptions(minimumSize: 1)
+        }, onConnection: { connection in
+            connection.send("plain", compress: false)
+            connection.send(ByteBuffer(string: "bytes"), compress: false)
+            connection.send("Hello")
+        })
+        let raw = try await RawClient(port: port)
+        try await raw.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                           + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+        await eventually { (raw.bodyAfterHead?.readableBytes ?? 0) >= 7 + 7 + 9 }
+        let bytes = Array(raw.bodyAfterHead!.readableBytesView)
+        XCTAssertEqual(Array(bytes[0..<7]), [0x81, 0x05] + Array("plain".utf8), "text, RSV1 clear")
+        XCTAssertEqual(Array(bytes[7..<14]), [0x82, 0x05] + Array("bytes".utf8), "binary, RSV1 clear")
+        XCTAssertEqual(Array(bytes[14..<23]), [0xC1, 0x07, 0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], "compressed as before")
+        await server.close()
+    }
+
     func testMalformedExtensionHeaderIs400() async throws {
         let (server, port) = try await startEchoServer({ configuration in
             configuration.webSocket.compression = .shared

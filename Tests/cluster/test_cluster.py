@@ -239,3 +239,32 @@ def test_postgres_restart_local_delivery_goes_on_and_cross_node_resumes(cluster,
             pass
     assert got == ("after",)
     cluster.wait_server_count(node1, 2)
+
+
+def test_an_emptied_dynamic_namespace_stops_listening_and_listens_again_when_it_returns(cluster, pg):
+    """A dynamic namespace removed when its last socket leaves UNLISTENs its channel (one
+    LISTEN per namespace name ever seen would grow without bound); the next socket of that
+    name makes a new adapter that LISTENs again. Seen in PostgreSQL's own statement log."""
+    with pg.connect() as conn:
+        conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        (node,) = cluster.start(1)
+        namespace = "/dyn-4711"
+        logged = lambda word: [line for line in pg.log_path.read_text(errors="replace").splitlines()
+                               if f': {word} "' in line and namespace in line]
+        first = cluster.client(node, namespaces=[namespace])
+        assert first.next("welcome", namespace)[0]["namespace"] == namespace
+        assert wait_until(lambda: len(logged("LISTEN")) == 1, timeout=5), logged("LISTEN")
+        first.close()
+        assert wait_until(lambda: len(logged("UNLISTEN")) == 1, timeout=5), \
+            f"no UNLISTEN for {namespace}: {logged('LISTEN')}"
+
+        again = cluster.client(node, namespaces=[namespace])
+        assert again.next("welcome", namespace)[0]["namespace"] == namespace
+        assert wait_until(lambda: len(logged("LISTEN")) == 2, timeout=5), logged("LISTEN")
+        assert len(logged("UNLISTEN")) == 1
+    finally:
+        with pg.connect() as conn:
+            conn.execute("ALTER SYSTEM RESET log_statement")
+            conn.execute("SELECT pg_reload_conf()")

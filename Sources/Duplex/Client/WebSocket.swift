@@ -272,12 +272,18 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Sends a text message. Before the connection is open this is an error (as in browsers):
     /// the message is dropped and an error event reports it; after close it is ignored.
-    public func send(_ text: String) { onLoop { $0.withOpenConnection { $0.sendMessage(.text(text)) } } }
+    /// `compress: false` sends it uncompressed even with permessage-deflate.
+    public func send(_ text: String, compress: Bool = true) {
+        onLoop { $0.withOpenConnection { $0.sendMessage(.text(text), compress: compress) } }
+    }
     /// Sends a binary message; the buffer is not copied. Dropped with an error event before
     /// the connection is open, ignored after close.
-    public func send(_ data: ByteBuffer) { onLoop { $0.withOpenConnection { $0.sendMessage(.binary(data)) } } }
+    /// `compress`: as for text.
+    public func send(_ data: ByteBuffer, compress: Bool = true) {
+        onLoop { $0.withOpenConnection { $0.sendMessage(.binary(data), compress: compress) } }
+    }
     /// Sends a binary message from an array (copied into a buffer once).
-    public func send(_ bytes: [UInt8]) { send(ByteBuffer(bytes: bytes)) }
+    public func send(_ bytes: [UInt8], compress: Bool = true) { send(ByteBuffer(bytes: bytes), compress: compress) }
     /// Sends a ping (at most 125 bytes).
     public func ping(_ payload: ByteBuffer = ByteBuffer()) {
         precondition(payload.readableBytes <= 125, "ping payload over 125 bytes")

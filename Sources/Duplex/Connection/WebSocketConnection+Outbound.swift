@@ -60,11 +60,11 @@ extension WebSocketConnection {
 
     var mask: MaskingKey? { role == .client ? MaskingKey.random() : nil }
 
-    /// Sends a data message: compressed when permessage-deflate is on and it is large
-    /// enough, otherwise as is. Must be called on the event loop.
-    func sendMessage(_ payload: OutboundPayload) {
+    /// Sends a data message: compressed when permessage-deflate is on, `compress` allows it
+    /// and it is large enough, otherwise as is. Must be called on the event loop.
+    func sendMessage(_ payload: OutboundPayload, compress: Bool = true) {
         guard readyState == .open, context != nil else { return }
-        if deflate?.shouldCompress(count: payload.count) == true {
+        if compress, deflate?.shouldCompress(count: payload.count) == true {
             var compressed: ByteBuffer?
             sendFrame(counting: payload.count) { allocator, mask in
                 do {

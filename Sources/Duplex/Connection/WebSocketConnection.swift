@@ -235,28 +235,31 @@ public final class WebSocketConnection: @unchecked Sendable {
     // MARK: - Sending
 
     /// Sends a text message. Like the browser, a send after close is ignored.
-    public func send(_ text: String) {
+    /// - Parameter compress: false sends it uncompressed even with permessage-deflate (Node
+    ///   `ws`' `compress: false`: data already compressed, or secrets next to attacker-chosen
+    ///   text in one context).
+    public func send(_ text: String, compress: Bool = true) {
         if eventLoop.inEventLoop {
-            sendMessage(.text(text))
+            sendMessage(.text(text), compress: compress)
         } else {
-            eventLoop.execute { self.sendMessage(.text(text)) }
+            eventLoop.execute { self.sendMessage(.text(text), compress: compress) }
         }
     }
 
     /// Sends the ASCII byte `prefix` followed by `text` as one text message, without
     /// building the joined string (Engine.IO puts its packet type before every message).
-    package func send(_ text: String, prefix: UInt8) {
+    package func send(_ text: String, prefix: UInt8, compress: Bool = true) {
         precondition(prefix < 0x80, "the prefix must be ASCII")
         if eventLoop.inEventLoop {
-            sendPrefixed(text, prefix)
+            sendPrefixed(text, prefix, compress: compress)
         } else {
-            eventLoop.execute { self.sendPrefixed(text, prefix) }
+            eventLoop.execute { self.sendPrefixed(text, prefix, compress: compress) }
         }
     }
 
-    private func sendPrefixed(_ text: String, _ prefix: UInt8) {
+    private func sendPrefixed(_ text: String, _ prefix: UInt8, compress: Bool) {
         guard readyState == .open, context != nil else { return }
-        if deflate?.shouldCompress(count: text.utf8.count + 1) == true {
+        if compress, deflate?.shouldCompress(count: text.utf8.count + 1) == true {
             sendMessage(.text(String(UnicodeScalar(prefix)) + text))
             return
         }
@@ -264,18 +267,18 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     /// Sends a binary message; the buffer is not copied. Like the browser, a send after close
-    /// is ignored.
-    public func send(_ data: ByteBuffer) {
+    /// is ignored. `compress`: as for text.
+    public func send(_ data: ByteBuffer, compress: Bool = true) {
         if eventLoop.inEventLoop {
-            sendMessage(.binary(data))
+            sendMessage(.binary(data), compress: compress)
         } else {
-            eventLoop.execute { self.sendMessage(.binary(data)) }
+            eventLoop.execute { self.sendMessage(.binary(data), compress: compress) }
         }
     }
 
     /// Sends a binary message from an array (copied into a buffer once).
-    public func send(_ bytes: [UInt8]) {
-        send(ByteBuffer(bytes: bytes))
+    public func send(_ bytes: [UInt8], compress: Bool = true) {
+        send(ByteBuffer(bytes: bytes), compress: compress)
     }
 
     /// Sends a ping (at most 125 bytes of payload).
