@@ -23,6 +23,10 @@ import SocketIO
 /// - `stats` `{"socket"?}` → acked with `{"namespaces","sessions"}` and, for a socket id
 ///   of `/`, `"pendingAcks"`: the acknowledgements that socket still waits for (the bounds
 ///   tests watch these counts).
+/// - `drop-transport` → closes the socket's Engine.IO session (`socket.conn.close()`, as a
+///   network failure: the client reconnects by itself); `emit-many` `{"rooms"?, "except"?,
+///   "event", "count"}` → `count` events `event` with the arguments `[i]`, i = 0..<count, to
+///   `io.to(rooms).except(except)`, acked once emitted (the recovery tests).
 /// Namespace `/custom` and dynamic namespaces `/dyn-<digits>`: `welcome` and `echo`.
 enum InteropHandlers {
     static func install(on io: SocketIOServer) {
@@ -104,6 +108,17 @@ enum InteropHandlers {
                 }
             }
             socket.on("disconnect-me") { _ in socket.disconnect() }
+            socket.on("drop-transport") { _ in socket.conn.close() }
+            socket.on("emit-many") { event in
+                guard let request = event.arguments.first, let name = request["event"]?.stringValue else { return }
+                let rooms = (request["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)
+                let except = (request["except"]?.arrayValue ?? []).compactMap(\.stringValue)
+                let target = io.except().to(rooms).except(except)  // everyone, narrowed
+                for index in 0..<max(0, min(request["count"]?.intValue ?? 1, 100_000)) {
+                    target.emit(name, .number(Double(index)))
+                }
+                event.ack?.reply([true])
+            }
             socket.on("stats") { event in
                 guard let ack = event.ack else { return }
                 let stats: JSONObject = [

@@ -19,6 +19,10 @@
 // answers to the interop cluster events (default: the port). --attachments-cleanup MS: how
 // often (and past what age) the attachments table is cleaned (default 30000).
 //
+// --recovery: connection state recovery on (docs/socketio.md); --recovery-max-disconnection MS
+// sets how long a session is kept (default 120000), --recovery-max-packets N and
+// --recovery-max-sessions N the bounds of the packet log and the session table.
+//
 // --bench: the server `duplex bench socketio` measures (same handlers as the peer in
 // Benchmarks/servers/socketio_server.py): "echo" is acked with its arguments, "broadcast"
 // emits "message" with its arguments to every socket. Default Engine.IO heartbeat.
@@ -50,6 +54,10 @@ struct Arguments {
     var postgres: String?
     var nodeName: String?
     var attachmentsCleanup: Int?
+    var recovery = false
+    var recoveryMaxDisconnection: Int?
+    var recoveryMaxPackets: Int?
+    var recoveryMaxSessions: Int?
 
     init(_ argv: [String]) {
         var iterator = argv.dropFirst().makeIterator()
@@ -70,8 +78,12 @@ struct Arguments {
             case "--postgres": postgres = iterator.next()
             case "--node-name": nodeName = iterator.next()
             case "--attachments-cleanup": attachmentsCleanup = Int(iterator.next() ?? "")
+            case "--recovery": recovery = true
+            case "--recovery-max-disconnection": recoveryMaxDisconnection = Int(iterator.next() ?? "")
+            case "--recovery-max-packets": recoveryMaxPackets = Int(iterator.next() ?? "")
+            case "--recovery-max-sessions": recoveryMaxSessions = Int(iterator.next() ?? "")
             case "-h", "--help":
-                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N] [--postgres URL] [--node-name NAME] [--attachments-cleanup MS]")
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N] [--postgres URL] [--node-name NAME] [--attachments-cleanup MS] [--recovery] [--recovery-max-disconnection MS] [--recovery-max-packets N] [--recovery-max-sessions N]")
                 exit(0)
             default:
                 print("unknown argument \(argument)")
@@ -94,6 +106,13 @@ if let value = arguments.maxBufferedBytes { socketIOOptions.engine.maxBufferedBy
 if let value = arguments.maxSessions { socketIOOptions.engine.maxSessions = value }
 if let value = arguments.maxSessionsPerAddress { socketIOOptions.engine.maxSessionsPerAddress = value }
 if let value = arguments.maxChildNamespaces { socketIOOptions.maxChildNamespaces = value }
+if arguments.recovery {
+    var recovery = SocketIOConnectionStateRecovery()
+    if let value = arguments.recoveryMaxDisconnection { recovery.maxDisconnectionDuration = .milliseconds(Int64(value)) }
+    if let value = arguments.recoveryMaxPackets { recovery.maxLoggedPackets = value }
+    if let value = arguments.recoveryMaxSessions { recovery.maxSessions = value }
+    socketIOOptions.connectionStateRecovery = recovery
+}
 var cluster: PostgresCluster?
 if let url = arguments.postgres {
     var logger = Logger(label: "duplex.socketio.postgres")

@@ -36,6 +36,9 @@ struct ClusterMessage: Sendable, Equatable {
     var nsp: String?
     /// Absent for the heartbeats and ADAPTER_CLOSE.
     var data: JSONObject?
+    /// A Duplex extension: the connection state recovery offset PostgreSQL gave a logged
+    /// BROADCAST (Node peers ignore the key).
+    var offset: String?
 
     /// The uid the emitter package uses: never a member of the cluster.
     static let emitterUID = "emitter"

@@ -56,6 +56,7 @@ extension ClusterMessage {
         self.uid = object["uid"]?.stringValue ?? ""
         self.nsp = object["nsp"]?.stringValue
         self.data = object["data"]?.objectValue
+        self.offset = object["offset"]?.stringValue
     }
 
     /// A message from an attachment row.

@@ -14,19 +14,34 @@ public final class PostgresAdapter: SocketIOAdapter {
     /// This node's id in the namespace (16 hex digits, new for every process).
     public let uid: String
     let channel: String
-    private let local: InMemoryAdapter
-    private let notifier: PostgresNotifier
-    private let options: PostgresAdapterOptions
+    let local: InMemoryAdapter
+    let notifier: PostgresNotifier
+    let options: PostgresAdapterOptions
     private let membership: NodeMembership
     private let requests: ClusterRequests
-    private let logger: Logger
+    let logger: Logger
     /// When the heartbeat timer was last restarted (by a message that counts as one).
     private let heartbeatRestarted = Mutex(NIODeadline.now())
     private let sweep = Mutex<RepeatedTask?>(nil)
     private let onClose: @Sendable (PostgresAdapter) -> Void
+    /// Connection state recovery across nodes (nil when off); see RecoveryDatabase.
+    let recovery: RecoveryDatabase?
+    /// Recovering sockets whose rooms changed since the last write of their session.
+    let changedSessions = Mutex<Set<String>>([])
+    /// Sockets whose session was just kept (their `delAll` must not delete it).
+    let keptSessions = Mutex<Set<String>>([])
+    let recoveryTimers = Mutex<[RepeatedTask]>([])
+    /// Sessions restored from the table, waiting for their rejoin: the packets read there
+    /// (encoded, with their offsets) and the offset they go up to. One per CONNECT under way.
+    let readFromTable = Mutex<[String: (packets: [SocketIOEncodedPacket], through: UInt64)]>([:])
+    /// Whether a write of the changed sessions is scheduled already.
+    let sessionWriteScheduled = Atomic<Bool>(false)
+    /// Loggable broadcasts sent without an offset so far (the log says so now and then).
+    let unloggedBroadcasts = Atomic<Int>(0)
 
     init(context: SocketIOAdapterContext, notifier: PostgresNotifier, options: PostgresAdapterOptions, logger: Logger,
-         onClose: @escaping @Sendable (PostgresAdapter) -> Void = { _ in }) {
+         recovery: RecoveryDatabase? = nil, onClose: @escaping @Sendable (PostgresAdapter) -> Void = { _ in }) {
+        self.recovery = recovery
         self.context = context
         self.uid = Self.randomID()
         self.channel = options.channelPrefix + "#" + context.namespace
@@ -54,6 +69,7 @@ public final class PostgresAdapter: SocketIOAdapter {
             self?.sweepNodes()
         }
         sweep.withLock { $0 = task }
+        startRecovery()
     }
 
     /// INITIAL_HEARTBEAT: the others answer at once, so the node count is right quickly
@@ -82,7 +98,7 @@ public final class PostgresAdapter: SocketIOAdapter {
         }
     }
 
-    private func publish(_ type: ClusterMessageType, _ data: JSONObject? = nil, restartHeartbeat: Bool? = nil) {
+    func publish(_ type: ClusterMessageType, _ data: JSONObject? = nil, restartHeartbeat: Bool? = nil) {
         if restartHeartbeat ?? Self.restartsHeartbeat(type) {
             heartbeatRestarted.withLock { $0 = .now() }
         }
@@ -91,9 +107,18 @@ public final class PostgresAdapter: SocketIOAdapter {
 
     // MARK: - Rooms (local)
 
-    public func addAll(_ id: String, rooms: Set<String>) { local.addAll(id, rooms: rooms) }
-    public func del(_ id: String, room: String) { local.del(id, room: room) }
-    public func delAll(_ id: String) { local.delAll(id) }
+    public func addAll(_ id: String, rooms: Set<String>) {
+        local.addAll(id, rooms: rooms)
+        sessionChanged(id)
+    }
+    public func del(_ id: String, room: String) {
+        local.del(id, room: room)
+        sessionChanged(id)
+    }
+    public func delAll(_ id: String) {
+        sessionEnded(id)
+        local.delAll(id)
+    }
     public func socketRooms(_ id: String) -> Set<String>? { local.socketRooms(id) }
     public func sockets(in rooms: Set<String>) async -> Set<String> { await local.sockets(in: rooms) }
 
@@ -101,9 +126,10 @@ public final class PostgresAdapter: SocketIOAdapter {
 
     public func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
         if !options.flags.local {
+            if publishLogged(packet, options: options) { return }
             publish(.broadcast, ["packet": packet.clusterJSON, "opts": options.clusterJSON])
         }
-        local.broadcast(packet, options: options)
+        deliverUnlogged(packet, options: options)
     }
 
     public func broadcastWithAck(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions,
@@ -184,6 +210,7 @@ public final class PostgresAdapter: SocketIOAdapter {
     }
 
     public func close() async {
+        recoveryTimers.withLock { timers in timers.forEach { $0.cancel() }; timers = [] }
         publish(.adapterClose)
         sweep.withLock { $0?.cancel(); $0 = nil }
         requests.cancelAll()
@@ -194,7 +221,12 @@ public final class PostgresAdapter: SocketIOAdapter {
 
     /// A message on this namespace's channel (on the notifier's loop, in order).
     func receive(_ message: ClusterMessage) {
-        guard message.uid != uid else { return }
+        guard message.uid != uid else {
+            // Our own logged broadcast, back with its offset: delivered here now, in the
+            // order every node delivers it.
+            if message.type == .broadcast, let offset = message.offset { receiveLogged(message.data ?? [:], offset: offset) }
+            return
+        }
         // The emitter sends no nsp: the channel says which namespace (Node would drop it).
         if let nsp = message.nsp, nsp != context.namespace { return }
         if !message.uid.isEmpty, message.uid != ClusterMessage.emitterUID {
@@ -212,7 +244,11 @@ public final class PostgresAdapter: SocketIOAdapter {
             }
             requests.nodeLeft(message.uid)
         case .broadcast:
-            receiveBroadcast(data, from: message.uid)
+            if let offset = message.offset, data["requestId"] == nil {
+                receiveLogged(data, offset: offset)
+            } else {
+                receiveBroadcast(data, from: message.uid)
+            }
         case .socketsJoin:
             local.addSockets(SocketIOBroadcastOptions(clusterJSON: data["opts"]), rooms: Self.rooms(data["rooms"]))
         case .socketsLeave:
@@ -251,7 +287,7 @@ public final class PostgresAdapter: SocketIOAdapter {
         let options = SocketIOBroadcastOptions(clusterJSON: data["opts"])
         guard let requestID = data["requestId"]?.stringValue else {
             guard let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil) else { return }
-            local.broadcast(packet, options: options)
+            deliverUnlogged(packet, options: options)
             return
         }
         // Each node gives the packet an ack id of its own namespace (as the reference does).

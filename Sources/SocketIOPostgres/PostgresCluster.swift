@@ -29,6 +29,8 @@ public final class PostgresCluster: Sendable {
     public let options: PostgresAdapterOptions
     private let adapters = Mutex<[String: PostgresAdapter]>([:])
     private let notifierBox = Mutex<PostgresNotifier?>(nil)
+    /// Made with the first adapter whose server has connection state recovery on.
+    private let recoveryBox = Mutex<RecoveryDatabase?>(nil)
     private let logger: Logger
 
     public init(configuration: PostgresConnection.Configuration, options: PostgresAdapterOptions = PostgresAdapterOptions(),
@@ -41,7 +43,10 @@ public final class PostgresCluster: Sendable {
             isOwn: { [weak self] channel, uid in self?.adapter(channel: channel)?.uid == uid },
             receive: { [weak self] channel, message in self?.adapter(channel: channel)?.receive(message) },
             onConnected: { [weak self] in
-                for adapter in self?.adapters.withLock({ Array($0.values) }) ?? [] { adapter.announce() }
+                for adapter in self?.adapters.withLock({ Array($0.values) }) ?? [] {
+                    adapter.announce()
+                    adapter.recoveryReconnected()
+                }
             })
         notifierBox.withLock { $0 = notifier }
     }
@@ -59,7 +64,15 @@ public final class PostgresCluster: Sendable {
 
     /// The adapter of a namespace: listens on its channel from now on.
     public func makeAdapter(_ context: SocketIOAdapterContext) -> PostgresAdapter {
-        let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger) { [weak self] closed in
+        let recovery: RecoveryDatabase? = context.recovery == nil ? nil : recoveryBox.withLock { box in
+            if let existing = box { return existing }
+            let made = RecoveryDatabase(link: notifier.link, logger: logger, limit: options.maxPendingNotifications)
+            made.start()
+            box = made
+            return made
+        }
+        let adapter = PostgresAdapter(context: context, notifier: notifier, options: options, logger: logger,
+                                      recovery: recovery) { [weak self] closed in
             // A dynamic namespace removed when empty: forget its adapter and its channel (a
             // new adapter, with a new uid, comes with the namespace's next socket). Under the
             // lock, so that a new adapter of the same channel cannot lose its LISTEN.
@@ -86,6 +99,7 @@ public final class PostgresCluster: Sendable {
     /// Sends what is still queued (briefly), then closes the connection. Close the
     /// Socket.IO server first, so that its adapters' goodbyes go out.
     public func shutdown() async {
+        recoveryBox.withLock { $0?.stop() }
         await notifier.shutdown()
     }
 }

@@ -13,6 +13,8 @@ final class PostgresNotifier: Sendable {
     struct Outgoing: Sendable {
         let channel: String
         let message: ClusterMessage
+        /// Connection state recovery: sent through the log (see `sendLogged`).
+        var logged: LoggedBroadcast? = nil
     }
 
     /// Called for every message received (on the notifier's event loop, in order).
@@ -91,6 +93,11 @@ final class PostgresNotifier: Sendable {
 
     // MARK: - Sending
 
+    /// Queues a BROADCAST that goes through the recovery log (it comes back with its offset).
+    func publishLogged(_ message: ClusterMessage, on channel: String, _ logged: LoggedBroadcast) {
+        outgoing.push(Outgoing(channel: channel, message: message, logged: logged))
+    }
+
     /// Stops listening on `channel` (a namespace removed when it emptied).
     func unlisten(_ channel: String) {
         link.unlisten(channel)
@@ -103,6 +110,7 @@ final class PostgresNotifier: Sendable {
     }
 
     private func send(_ item: Outgoing) async {
+        if let logged = item.logged { return await sendLogged(item, logged) }
         let text = item.message.jsonText
         let viaTable = item.message.needsAttachment(jsonByteCount: text.utf8.count, threshold: options.payloadThreshold)
         do {

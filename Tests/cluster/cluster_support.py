@@ -34,9 +34,9 @@ _databases = itertools.count(1)
 class Node:
     """One Duplex Socket.IO process of the cluster."""
 
-    def __init__(self, name: str, database_url: str, extra: list[str] | None = None) -> None:
+    def __init__(self, name: str, database_url: str, extra: list[str] | None = None, port: int | None = None) -> None:
         self.name = name
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = ARTIFACT_DIR / f"{name}-{self.port}.log"
         self.proc = duplex_process.start(
             [BIN, "--interop", "--port", str(self.port), "--postgres", database_url, "--node-name", name,
@@ -67,8 +67,10 @@ class Cluster:
         self.nodes: list[Node] = []
         self.clients: list[Recorder] = []
 
-    def start(self, count: int, extra: list[str] | None = None) -> list[Node]:
-        started = [Node(f"node{len(self.nodes) + i + 1}", self.database_url, extra) for i in range(count)]
+    def start(self, count: int, extra: list[str] | None = None, ports: list[int] | None = None) -> list[Node]:
+        """`count` more nodes (on `ports` when given, e.g. ports a load balancer knew first)."""
+        started = [Node(f"node{len(self.nodes) + i + 1}", self.database_url, extra, (ports or [None] * count)[i])
+                   for i in range(count)]
         self.nodes += started
         # Every node knows every other (INITIAL_HEARTBEAT answered at once).
         for node in started:

@@ -35,15 +35,17 @@ final class LoopData: @unchecked Sendable {
 
 /// Groups items by the event loop they live on and runs `body` once per loop, on that loop:
 /// the caller's own loop at once (after the others are scheduled), every other loop in one
-/// task. The one partition-by-loop of the package (broadcasts, heartbeats, adapters).
+/// task (with `inline: false`, the caller's loop too: for a caller under a lock). The one
+/// partition-by-loop of the package (broadcasts, heartbeats, adapters).
 package func forEachEventLoop<Item>(
-    _ items: some Sequence<Item>, loop: (Item) -> EventLoop, _ body: @escaping @Sendable ([Item]) -> Void
+    _ items: some Sequence<Item>, loop: (Item) -> EventLoop, inline: Bool = true,
+    _ body: @escaping @Sendable ([Item]) -> Void
 ) where Item: Sendable {
     var here: [Item] = []
     var byLoop: [ObjectIdentifier: (EventLoop, [Item])] = [:]
     for item in items {
         let itemLoop = loop(item)
-        if itemLoop.inEventLoop {
+        if inline && itemLoop.inEventLoop {
             here.append(item)
         } else {
             byLoop[ObjectIdentifier(itemLoop), default: (itemLoop, [])].1.append(item)

@@ -12,10 +12,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
     public let context: SocketIOAdapterContext
     /// Socket ids by room and rooms by socket id.
     private let state = Mutex(RoomIndex<String, String>())
+    /// With connection state recovery: the packet log and the sessions. Taken before
+    /// `state` when both are needed.
+    private let recoveryLog: Mutex<RecoveryLog?>
+    private let recovers: Bool
 
     /// The adapter of one namespace; ``SocketIOServerOptions/adapter`` makes one per namespace.
     public init(context: SocketIOAdapterContext) {
         self.context = context
+        self.recoveryLog = Mutex(context.recovery.map { RecoveryLog(limits: $0) })
+        self.recovers = context.recovery != nil
     }
 
     public func addAll(_ id: String, rooms: Set<String>) {
@@ -56,7 +62,83 @@ public final class InMemoryAdapter: SocketIOAdapter {
     }
 
     public func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
+        guard recovers, packet.isLoggable(options) else {
+            Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+            return
+        }
+        // Offset, log and hand-over to the loops under one lock: every loop gets the
+        // packets in offset order, so the last offset a client saw means "all before too".
+        recoveryLog.withLock { log in
+            guard log != nil else { return }
+            let offset = log!.nextOffset()
+            let encoded = packet.appending(offset: String(offset)).encode()
+            log!.append(offset: offset, options: options, packet: encoded, now: .now())
+            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false)
+        }
+    }
+
+    /// Delivers without logging or an offset (a multi-node adapter's packets that are not
+    /// in its log: volatile, with acks, or sent while its shared log is out of reach).
+    public func broadcastUnlogged(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
         Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+    }
+
+    /// Logs and delivers a packet whose offset a cluster assigned (its global order: the
+    /// caller hands packets over in increasing offsets). Without recovery: delivered
+    /// without one.
+    public func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions, offset: UInt64) {
+        guard recovers else { return broadcastUnlogged(packet, options: options) }
+        recoveryLog.withLock { log in
+            guard log != nil else { return }
+            let encoded = packet.appending(offset: String(offset)).encode()
+            log!.append(offset: offset, options: options, packet: encoded, now: .now())
+            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false)
+        }
+    }
+
+    /// Empties the packet log (sessions stay): a multi-node adapter that may have missed
+    /// packets (its link to the others was down) must not replay across the hole.
+    public func forgetLoggedPackets() {
+        recoveryLog.withLock { $0?.removeAllPackets() }
+    }
+
+    /// Whether the packet with this offset (as the client sends it) is in this node's log.
+    public func hasLogged(offset: String) -> Bool {
+        guard let offset = UInt64(offset) else { return false }
+        return recoveryLog.withLock { $0?.contains(offset: offset) ?? false }
+    }
+
+    // MARK: - Connection state recovery
+
+    public func persistSession(_ session: SocketIOSession) {
+        recoveryLog.withLock { _ = $0?.persist(session, now: .now()) }
+    }
+
+    public func restoreSession(pid: String, offset: String) async -> SocketIOSession? {
+        recoveryLog.withLock { $0?.restore(pid: pid, offset: offset, now: .now()) }
+    }
+
+    public func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket] {
+        rejoin(session, after: offset, readElsewhere: [], through: 0)
+    }
+
+    /// Like ``rejoin(_:after:)`` for a multi-node adapter that read the packets up to
+    /// offset `through` from a shared log (`readElsewhere`, in order, with their offsets
+    /// already in them): they come first, then this node's packets after `through`.
+    public func rejoin(_ session: SocketIOSession, after offset: String, readElsewhere: [SocketIOEncodedPacket],
+                       through: UInt64) -> [SocketIOEncodedPacket] {
+        recoveryLog.withLock { log in
+            addAll(session.sid, rooms: session.rooms.union([session.sid]))
+            guard let log, let offset = UInt64(offset) else { return readElsewhere }
+            return readElsewhere + log.missed(after: max(offset, through), by: session)
+        }
+    }
+
+    /// How many packets and sessions recovery keeps now, and their bytes (for tests and metrics).
+    public var recoveryUsage: (packets: Int, packetBytes: Int, sessions: Int, sessionBytes: Int) {
+        recoveryLog.withLock { log in
+            log.map { ($0.entries.count, $0.loggedBytes, $0.sessionCount, $0.sessionBytes) } ?? (0, 0, 0, 0)
+        }
     }
 
     public func broadcastWithAck(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions,
@@ -97,14 +179,16 @@ public final class InMemoryAdapter: SocketIOAdapter {
     /// Writes one encoded packet to local sockets: grouped by event loop, one task per
     /// loop; there the WebSocket frames are built once for all WebSockets of the loop.
     /// With `ack`, each recipient first registers the shared ack id.
+    /// `inline: false` queues the work on the current loop too instead of doing it now (for
+    /// a caller that holds a lock).
     public static func deliver(_ encoded: SocketIOEncodedPacket, to sockets: [SocketIOSocket], volatile: Bool,
-                               ack: SocketIOBroadcastAck? = nil) {
+                               ack: SocketIOBroadcastAck? = nil, inline: Bool = true) {
         guard !sockets.isEmpty else { return }
         let frameText = "4" + encoded.text
         // One batch for every polling recipient: their outboxes share it.
         let batch = EngineIOPacketBatch(encoded.engineIOPackets)
         let metrics = sockets[0].namespace.metrics  // one namespace per delivery
-        forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }) { group in
+        forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }, inline: inline) { group in
             var direct: [WebSocketConnection] = []
             var delivered = 0
             defer { if delivered > 0 { metrics.eventsSent.increment(by: Int64(delivered)) } }

@@ -102,18 +102,30 @@ public struct SocketIOAdapterContext: Sendable {
     public let serverSideListeners: SocketIOServerSideListeners
     /// The namespace's instruments (an adapter keeps `rooms` up to date).
     package let metrics: SocketIONamespaceMetrics
+    /// The server's connection state recovery settings; nil when recovery is off.
+    public let recovery: SocketIOConnectionStateRecovery?
 
     /// A context of its own (an adapter made outside a server, as in tests); its metrics go
     /// to the process-wide `MetricsSystem`.
     public init(namespace: String, sockets: SocketIOLocalSockets = SocketIOLocalSockets(),
                 ackIDs: SocketIOAckIDs = SocketIOAckIDs(),
-                serverSideListeners: SocketIOServerSideListeners = SocketIOServerSideListeners()) {
+                serverSideListeners: SocketIOServerSideListeners = SocketIOServerSideListeners(),
+                recovery: SocketIOConnectionStateRecovery? = nil) {
         self.init(namespace: namespace, sockets: sockets, ackIDs: ackIDs, serverSideListeners: serverSideListeners,
-                  metrics: SocketIONamespaceMetrics(namespace: namespace, factory: MetricsSystem.factory))
+                  metrics: SocketIONamespaceMetrics(namespace: namespace, factory: MetricsSystem.factory), recovery: recovery)
+    }
+
+    /// The same context (same sockets, ack ids, listeners, metrics) with other recovery
+    /// settings: what a cluster adapter gives its in-memory part.
+    public func with(recovery: SocketIOConnectionStateRecovery?) -> SocketIOAdapterContext {
+        SocketIOAdapterContext(namespace: namespace, sockets: sockets, ackIDs: ackIDs, serverSideListeners: serverSideListeners,
+                               metrics: metrics, recovery: recovery)
     }
 
     package init(namespace: String, sockets: SocketIOLocalSockets, ackIDs: SocketIOAckIDs,
-                 serverSideListeners: SocketIOServerSideListeners, metrics: SocketIONamespaceMetrics) {
+                 serverSideListeners: SocketIOServerSideListeners, metrics: SocketIONamespaceMetrics,
+                 recovery: SocketIOConnectionStateRecovery? = nil) {
+        self.recovery = recovery
         self.namespace = namespace
         self.sockets = sockets
         self.ackIDs = ackIDs
@@ -182,6 +194,31 @@ public protocol SocketIOAdapter: AnyObject, Sendable {
     /// ``SocketIOClusterError/timeout(missing:responses:)`` with the answers that came when
     /// some node did not answer within `timeout`.
     func serverSideEmitWithAck(_ packet: [JSONValue], timeout: TimeAmount) async throws -> [JSONValue]
+
+    // Connection state recovery (only called when ``SocketIOAdapterContext/recovery`` is set).
+
+    /// Keeps the session of a socket that disconnected for a recoverable reason.
+    func persistSession(_ session: SocketIOSession)
+    /// Takes out the session `pid` when it has not expired and the packet `offset` is still
+    /// logged; nil otherwise. Both come from the client: they are looked up, never trusted.
+    func restoreSession(pid: String, offset: String) async -> SocketIOSession?
+    /// Joins a recovered socket (its session's `sid`, already among the local sockets) to the
+    /// session's rooms and returns the logged packets after `offset` it would have received,
+    /// in order. Atomic with broadcasts: every later packet reaches the socket live, every
+    /// earlier one is returned, none both.
+    func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket]
+}
+
+extension SocketIOAdapter {
+    /// No recovery: nothing is kept.
+    public func persistSession(_ session: SocketIOSession) {}
+    /// No recovery: no session comes back.
+    public func restoreSession(pid: String, offset: String) async -> SocketIOSession? { nil }
+    /// No recovery: joins the rooms, nothing was logged.
+    public func rejoin(_ session: SocketIOSession, after offset: String) -> [SocketIOEncodedPacket] {
+        addAll(session.sid, rooms: session.rooms.union([session.sid]))
+        return []
+    }
 }
 
 extension SocketIOAdapter {

@@ -62,13 +62,38 @@ final class SocketIOConnection: @unchecked Sendable {
             write(SocketIOPacket.connectError(namespace: name, message: "Invalid namespace").encode(), volatile: false)
             return
         }
-        let socket = SocketIOSocket(id: RandomID.make(), namespace: namespace, client: self, auth: auth)
         connecting.insert(name)
-        namespace.runMiddlewares(socket) { [self] error in
+        // Recovery: a client that presents a pid and an offset may get its session back;
+        // the lookup may ask another server (one Task per such CONNECT, not per message).
+        if server.options.connectionStateRecovery != nil,
+           case .string(let pid)? = auth["pid"], case .string(let offset)? = auth["offset"] {
+            let adapter = namespace.adapter
+            Task { [self] in
+                let session = await adapter.restoreSession(pid: pid, offset: offset)
+                engine.run { _ in self.admit(name, namespace, auth: auth, restoring: session.map { ($0, offset) }) }
+            }
+        } else {
+            admit(name, namespace, auth: auth, restoring: nil)
+        }
+    }
+
+    /// Runs the middlewares (skipped for a recovered socket when so configured), then
+    /// connects the socket.
+    private func admit(_ name: String, _ namespace: SocketIONamespace, auth: JSONObject,
+                       restoring: (session: SocketIOSession, offset: String)?) {
+        let recovery = server.options.connectionStateRecovery
+        let socket = SocketIOSocket(id: restoring?.session.sid ?? RandomID.make(), namespace: namespace, client: self,
+                                    auth: auth, pid: restoring?.session.pid ?? recovery.map { _ in RandomID.make() },
+                                    recovered: restoring != nil)
+        let finish: @Sendable (SocketIOMiddlewareError?) -> Void = { [self] error in
             connecting.remove(name)
             // After the socket joined (or not): an empty dynamic namespace may go then.
             defer { server.connectFinished(namespace) }
-            guard !isClosed else { return }
+            guard !isClosed else {
+                // The client went again meanwhile: keep its session for the next try.
+                if let restoring { namespace.adapter.persistSession(restoring.session) }
+                return
+            }
             if let error {
                 write(SocketIOPacket.connectError(namespace: name, message: error.message, data: error.data).encode(), volatile: false)
                 return
@@ -78,10 +103,15 @@ final class SocketIOConnection: @unchecked Sendable {
             // The handlers run first (their joins take effect at once), what they send is
             // held, then the CONNECT answer goes out on its own and the held packets follow.
             // Packets the client sent meanwhile are handled once the handlers have run.
-            socket.connected()
+            socket.connected(restoring: restoring)
             namespace.connectionHandlers.forEach { $0(socket) }
             socket.answerConnect()
             socket.ready()
+        }
+        if restoring != nil, recovery?.skipMiddlewares == true {
+            finish(nil)
+        } else {
+            namespace.runMiddlewares(socket, done: finish)
         }
     }
 

@@ -21,7 +21,8 @@ public final class SocketIONamespace: Sendable {
     let metrics: SocketIONamespaceMetrics
 
     init(name: String, adapterFactory: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter,
-         metricsFactory: any MetricsFactory = MetricsSystem.factory, parent: SocketIOParentNamespace? = nil) {
+         metricsFactory: any MetricsFactory = MetricsSystem.factory, recovery: SocketIOConnectionStateRecovery? = nil,
+         parent: SocketIOParentNamespace? = nil) {
         self.name = name
         self.parent = parent
         let sockets = SocketIOLocalSockets()
@@ -29,7 +30,8 @@ public final class SocketIONamespace: Sendable {
         let metrics = SocketIONamespaceMetrics(namespace: name, factory: metricsFactory)
         self.metrics = metrics
         self.adapter = adapterFactory(SocketIOAdapterContext(namespace: name, sockets: sockets, ackIDs: ackIDs,
-                                                             serverSideListeners: serverSideListeners, metrics: metrics))
+                                                             serverSideListeners: serverSideListeners, metrics: metrics,
+                                                             recovery: recovery))
     }
 
     func nextAckID() -> Int {

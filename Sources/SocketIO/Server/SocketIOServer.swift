@@ -21,6 +21,10 @@ public struct SocketIOServerOptions: Sendable {
     public var maxChildNamespaces = 10_000
     /// Makes each namespace's adapter (the in-memory adapter by default).
     public var adapter: @Sendable (SocketIOAdapterContext) -> any SocketIOAdapter = { InMemoryAdapter(context: $0) }
+    /// Connection state recovery (off by default, as in the reference): a client whose
+    /// connection broke gets its socket and the events it missed back when it reconnects in
+    /// time. See ``SocketIOConnectionStateRecovery``.
+    public var connectionStateRecovery: SocketIOConnectionStateRecovery?
     /// Where the server's metrics go (docs/metrics.md lists them); nil: the
     /// process-wide `MetricsSystem`.
     public var metricsFactory: (any MetricsFactory)?
@@ -99,7 +103,8 @@ public final class SocketIOServer: Sendable {
         let name = name.hasPrefix("/") ? name : "/" + name
         return namespaces.withLock { namespaces in
             if let existing = namespaces.byName[name] { return existing }
-            let namespace = SocketIONamespace(name: name, adapterFactory: options.adapter, metricsFactory: metricsFactory)
+            let namespace = SocketIONamespace(name: name, adapterFactory: options.adapter, metricsFactory: metricsFactory,
+                                              recovery: options.connectionStateRecovery)
             namespaces.byName[name] = namespace
             return namespace
         }
@@ -142,7 +147,8 @@ public final class SocketIOServer: Sendable {
                     return existing
                 }
                 guard namespaces.children < options.maxChildNamespaces else { return nil }
-                let child = SocketIONamespace(name: name, adapterFactory: options.adapter, metricsFactory: metricsFactory, parent: parent)
+                let child = SocketIONamespace(name: name, adapterFactory: options.adapter, metricsFactory: metricsFactory,
+                                              recovery: options.connectionStateRecovery, parent: parent)
                 child.connectsInFlight = 1
                 namespaces.byName[name] = child
                 namespaces.children += 1

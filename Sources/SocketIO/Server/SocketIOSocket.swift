@@ -15,6 +15,12 @@ public final class SocketIOSocket: @unchecked Sendable {
     public let namespace: SocketIONamespace
     /// What the client sent when it connected: headers, query, address and auth payload.
     public let handshake: SocketIOHandshake
+    /// With connection state recovery: the private id the client presents to recover this
+    /// socket (sent in the CONNECT answer only); nil when recovery is off.
+    public let pid: String?
+    /// Whether this socket is a recovered one: same id, rooms and data as before the
+    /// client's connection broke, and the events it missed were sent first.
+    public let recovered: Bool
     let client: SocketIOConnection
     private let dataBox = Mutex<JSONValue>(.null)
     private let connectedFlag = Atomic<Bool>(false)
@@ -48,14 +54,22 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// whether it is still here), so a client that never answers holds none for long.
     private var acks: [Int: @Sendable (Result<[JSONValue], SocketIOAckError>) -> Void] = [:]
 
-    init(id: String, namespace: SocketIONamespace, client: SocketIOConnection, auth: JSONObject) {
+    init(id: String, namespace: SocketIONamespace, client: SocketIOConnection, auth: JSONObject,
+         pid: String? = nil, recovered: Bool = false) {
         self.id = id
+        self.pid = pid
+        self.recovered = recovered
         self.namespace = namespace
         self.client = client
         let request = client.engine.request
         self.handshake = SocketIOHandshake(headers: request.headers, query: request.query,
                                            remoteAddress: request.remoteAddress, auth: auth, url: request.uri)
     }
+
+    /// The Engine.IO session underneath (the reference's `socket.conn`): closing it drops
+    /// the transport as a network failure would (the client reconnects, and recovers with
+    /// connection state recovery on).
+    public var conn: EngineIOSocket { client.engine }
 
     /// The event loop the socket's events run on now.
     public var eventLoop: EventLoop { client.engine.eventLoop }
@@ -168,7 +182,8 @@ public final class SocketIOSocket: @unchecked Sendable {
     // MARK: - Emitting
 
     /// Sends the event with these arguments to this client. Binary arguments (`.binary`)
-    /// travel as attachments. Ignored once disconnected.
+    /// travel as attachments. Ignored once disconnected, unless connection state recovery
+    /// is on: then it is logged and replayed if the client recovers the socket.
     public func emit(_ name: String, _ arguments: JSONValue...) {
         emit(name, arguments: arguments)
     }
@@ -176,7 +191,14 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// Sends the event with these arguments to this client.
     public func emit(_ name: String, arguments: [JSONValue]) {
         let packet = SocketIOPacket.event(name, arguments, namespace: namespace.name)
-        run { $0.write(packet) }
+        if pid != nil {
+            // Recovery: through the adapter to the socket's own room, so that it is logged
+            // and reaches the client after a reconnection if it is missed now (also once
+            // disconnected, as in the reference).
+            namespace.adapter.broadcast(packet, options: SocketIOBroadcastOptions(rooms: [id]))
+        } else {
+            run { $0.write(packet) }
+        }
     }
 
     /// Emits one `Encodable` value as the argument.
@@ -308,20 +330,32 @@ public final class SocketIOSocket: @unchecked Sendable {
     /// ``answerConnect()``, so the connection handlers run before the client can see the
     /// CONNECT answer (in the reference server "connected" means they have run: a message
     /// to a room a handler joins reaches the socket from the first moment).
-    func connected() {
+    ///
+    /// A recovered socket (`restoring`) rejoins its session's rooms and gets the packets it
+    /// missed at once, ahead of the CONNECT answer (as the reference server sends them).
+    func connected(restoring: (session: SocketIOSession, offset: String)? = nil) {
         connectedFlag.store(true, ordering: .relaxed)
         namespace.metrics.connects.increment()
         namespace.metrics.connected.increment()
-        namespace.adapter.addAll(id, rooms: [id])
         namespace.localSockets.add(self)
         heldOutbound = []
+        if let restoring {
+            data = restoring.session.data
+            let missed = namespace.adapter.rejoin(restoring.session, after: restoring.offset)
+            namespace.metrics.eventsSent.increment(by: Int64(missed.count))
+            for packet in missed { client.write(packet, volatile: false) }
+        } else {
+            namespace.adapter.addAll(id, rooms: [id])
+        }
     }
 
     /// Writes the CONNECT answer (also when a handler disconnected the socket: the client
     /// then sees CONNECT, then DISCONNECT); what was held follows once it has gone out, on
     /// its own (clients read the answer as a message of its own).
     func answerConnect() {
-        client.write(SocketIOPacket.connect(namespace: namespace.name, payload: ["sid": .string(id)]).encode(), volatile: false)
+        var answer: JSONObject = ["sid": .string(id)]
+        if let pid { answer["pid"] = .string(pid) }
+        client.write(SocketIOPacket.connect(namespace: namespace.name, payload: answer).encode(), volatile: false)
         client.engine.afterWrite { [self] _ in
             let held = heldOutbound ?? []
             heldOutbound = nil
@@ -398,6 +432,9 @@ public final class SocketIOSocket: @unchecked Sendable {
         guard isConnected else { return }
         disconnectReason = reason
         disconnectingHandler?(reason)
+        if let pid, SocketIOConnectionStateRecovery.recoverableReasons.contains(reason) {
+            namespace.adapter.persistSession(SocketIOSession(sid: id, pid: pid, rooms: rooms, data: data))
+        }
         connectedFlag.store(false, ordering: .relaxed)
         namespace.metrics.disconnects.increment()
         namespace.metrics.connected.decrement()
