@@ -9,7 +9,8 @@ no system service, no Docker.
         lb.error_log_path, lb.access_log_path
 
 The config proxies every path to the upstream group with WebSocket upgrades passed through
-(HTTP/1.1, `Upgrade`/`Connection` headers), long timeouts for idle sockets and long polls, and
+(HTTP/1.1, `Upgrade`/`Connection` headers), the client's own `Host` with its port (the nodes'
+same-origin check compares the page's `Origin` with it), long timeouts for idle sockets and long polls, and
 `proxy_next_upstream error timeout` so a dead node is skipped. `sticky=True` adds `ip_hash`
 (what Engine.IO long-polling needs: every request of a session must reach the same node;
 WebSocket-only clients do not need it). A missing binary raises: a test that needs nginx
@@ -73,7 +74,7 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_read_timeout 3600s;
             proxy_send_timeout 3600s;

@@ -93,12 +93,11 @@ def cluster(pg):
     nodes: list[ChatNode] = []
     lb = sticky = None
     try:
-        # nginx passes `Host: $host` (no port): the page's origin, with the balancers' test
-        # ports, is named to the nodes (on ports 80/443 it is their own origin).
+        # nginx passes the client's `Host` with its port ($http_host): the page's origin is
+        # the nodes' own, with no --allow-origin (the README's configuration as it is).
         lb_port, sticky_port = free_port(), free_port()
-        origins = [arg for port in (lb_port, sticky_port) for arg in ("--allow-origin", f"http://127.0.0.1:{port}")]
         for n in range(3):
-            nodes.append(ChatNode(url, f"node{n + 1}", *origins))
+            nodes.append(ChatNode(url, f"node{n + 1}"))
         lb = NginxServer([node.address for node in nodes], port=lb_port).start()
         sticky = NginxServer([node.address for node in nodes], sticky=True, port=sticky_port).start()
         yield ChatCluster(pg, database, nodes, lb, sticky)
