@@ -26,7 +26,9 @@ import SocketIO
 /// - `drop-transport` → closes the socket's Engine.IO session (`socket.conn.close()`, as a
 ///   network failure: the client reconnects by itself); `emit-many` `{"rooms"?, "except"?,
 ///   "event", "count"}` → `count` events `event` with the arguments `[i]`, i = 0..<count, to
-///   `io.to(rooms).except(except)`, acked once emitted (the recovery tests).
+///   `io.to(rooms).except(except)`, acked once emitted (the recovery tests);
+///   `compress-check` → `plain-socket`, `deflated-socket`, `plain-room`, `deflated-room`:
+///   one 480-character text each, with and without `compress(false)` (the compress test).
 /// Namespace `/custom` and dynamic namespaces `/dyn-<digits>`: `welcome` and `echo`.
 enum InteropHandlers {
     static func install(on io: SocketIOServer) {
@@ -109,6 +111,16 @@ enum InteropHandlers {
             }
             socket.on("disconnect-me") { _ in socket.disconnect() }
             socket.on("drop-transport") { _ in socket.conn.close() }
+            socket.on("compress-check") { event in
+                // The same text four ways: to the socket and through a broadcast, each
+                // with and without compress(false) (run with --deflate).
+                let text = JSONValue.string(String(repeating: "compressible ", count: 40))
+                socket.emit("plain-socket", arguments: [text], compress: false)
+                socket.emit("deflated-socket", arguments: [text])
+                io.to(socket.id).compress(false).emit("plain-room", text)
+                io.to(socket.id).emit("deflated-room", text)
+                event.ack?.reply([])
+            }
             socket.on("emit-many") { event in
                 guard let request = event.arguments.first, let name = request["event"]?.stringValue else { return }
                 let rooms = (request["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)

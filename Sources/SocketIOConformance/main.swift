@@ -55,6 +55,7 @@ struct Arguments {
     var nodeName: String?
     var attachmentsCleanup: Int?
     var recovery = false
+    var deflate = false
     var recoveryMaxDisconnection: Int?
     var recoveryMaxPackets: Int?
     var recoveryMaxSessions: Int?
@@ -79,11 +80,12 @@ struct Arguments {
             case "--node-name": nodeName = iterator.next()
             case "--attachments-cleanup": attachmentsCleanup = Int(iterator.next() ?? "")
             case "--recovery": recovery = true
+            case "--deflate": deflate = true
             case "--recovery-max-disconnection": recoveryMaxDisconnection = Int(iterator.next() ?? "")
             case "--recovery-max-packets": recoveryMaxPackets = Int(iterator.next() ?? "")
             case "--recovery-max-sessions": recoveryMaxSessions = Int(iterator.next() ?? "")
             case "-h", "--help":
-                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N] [--postgres URL] [--node-name NAME] [--attachments-cleanup MS] [--recovery] [--recovery-max-disconnection MS] [--recovery-max-packets N] [--recovery-max-sessions N]")
+                print("usage: duplex-socketio-conformance [--port 3000] [--host 127.0.0.1] [--interop | --bench] [--ping-interval MS] [--ping-timeout MS] [--connect-timeout MS] [--max-buffered-bytes N] [--max-sessions N] [--max-sessions-per-address N] [--max-child-namespaces N] [--threads N] [--postgres URL] [--node-name NAME] [--attachments-cleanup MS] [--recovery] [--recovery-max-disconnection MS] [--recovery-max-packets N] [--recovery-max-sessions N] [--deflate]")
                 exit(0)
             default:
                 print("unknown argument \(argument)")
@@ -98,6 +100,8 @@ let arguments = Arguments(CommandLine.arguments)
 var socketIOOptions = SocketIOServerOptions()
 socketIOOptions.engine.pingInterval = .milliseconds(Int64(arguments.pingInterval ?? (arguments.bench ? 25_000 : arguments.interop ? 1000 : 300)))
 socketIOOptions.engine.pingTimeout = .milliseconds(Int64(arguments.pingTimeout ?? (arguments.bench ? 20_000 : arguments.interop ? 1000 : 200)))
+// permessage-deflate for WebSocket clients that offer it, from 64 bytes (the compress tests).
+if arguments.deflate { socketIOOptions.engine.compression = PerMessageDeflateOptions(minimumSize: 64) }
 socketIOOptions.engine.maxHttpBufferSize = 1_000_000
 socketIOOptions.engine.cors = EngineIOCORSOptions(origin: .any)
 socketIOOptions.connectTimeout = .milliseconds(Int64(arguments.connectTimeout ?? 1000))

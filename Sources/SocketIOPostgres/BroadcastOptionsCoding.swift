@@ -3,10 +3,12 @@ import SocketIO
 
 extension SocketIOBroadcastOptions {
     /// `{"rooms": […], "except": […], "flags": {…}}` as the reference publishes it; only
-    /// the flags that are set (`local` is never published: local operations stay here).
+    /// the flags that are set (`compress` only when false; `local` is never published:
+    /// local operations stay here).
     var clusterJSON: JSONValue {
         var flags = JSONObject()
         if self.flags.volatile { flags["volatile"] = true }
+        if !self.flags.compress { flags["compress"] = false }
         if let timeout = self.flags.timeout { flags["timeout"] = .number(Double(timeout.nanoseconds / 1_000_000)) }
         return [
             "rooms": .array(rooms.sorted().map { .string($0) }),
@@ -21,6 +23,7 @@ extension SocketIOBroadcastOptions {
         let except = value?["except"]?.arrayValue?.compactMap(\.stringValue) ?? []
         var flags = Flags()
         flags.volatile = value?["flags"]?["volatile"]?.boolValue ?? false
+        flags.compress = value?["flags"]?["compress"]?.boolValue ?? true
         if let milliseconds = value?["flags"]?["timeout"]?.doubleValue, milliseconds.isFinite, milliseconds >= 0 {
             flags.timeout = .milliseconds(Int64(min(milliseconds, 86_400_000)))
         }

@@ -317,16 +317,21 @@ final class ClientServerTests: XCTestCase {
             connection.send("plain", compress: false)
             connection.send(ByteBuffer(string: "bytes"), compress: false)
             connection.send("Hello")
+            // The same through a broadcast (framed once per loop): plain, then compressed.
+            WebSocketServer.broadcast("casting", to: [connection], compress: false)
+            WebSocketServer.broadcast("Hello", to: [connection])
         })
         let raw = try await RawClient(port: port)
         try await raw.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                            + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
-        await eventually { (raw.bodyAfterHead?.readableBytes ?? 0) >= 7 + 7 + 9 }
+        await eventually { (raw.bodyAfterHead?.readableBytes ?? 0) >= 7 + 7 + 9 + 9 + 9 }
         let bytes = Array(raw.bodyAfterHead!.readableBytesView)
         XCTAssertEqual(Array(bytes[0..<7]), [0x81, 0x05] + Array("plain".utf8), "text, RSV1 clear")
         XCTAssertEqual(Array(bytes[7..<14]), [0x82, 0x05] + Array("bytes".utf8), "binary, RSV1 clear")
         XCTAssertEqual(Array(bytes[14..<23]), [0xC1, 0x07, 0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], "compressed as before")
+        XCTAssertEqual(Array(bytes[23..<32]), [0x81, 0x07] + Array("casting".utf8), "broadcast, RSV1 clear")
+        XCTAssertEqual(Array(bytes[32..<41]), [0xC1, 0x07, 0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], "broadcast, compressed")
         await server.close()
     }
 

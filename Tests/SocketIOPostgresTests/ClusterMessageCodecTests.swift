@@ -87,6 +87,11 @@ final class ClusterMessageCodecTests: XCTestCase {
         let odd = SocketIOBroadcastOptions(clusterJSON: ["rooms": [1, "r"], "flags": ["timeout": -5, "volatile": "yes"]])
         XCTAssertEqual(odd, SocketIOBroadcastOptions(rooms: ["r"]))
         XCTAssertEqual(SocketIOBroadcastOptions(clusterJSON: nil), SocketIOBroadcastOptions())
+        // compress(false) travels as the reference's flag; true (the default) is not written.
+        let plain = SocketIOBroadcastOptions(rooms: ["r"], flags: .init(compress: false))
+        XCTAssertEqual(plain.clusterJSON.serialized(), #"{"rooms":["r"],"except":[],"flags":{"compress":false}}"#)
+        XCTAssertEqual(SocketIOBroadcastOptions(clusterJSON: plain.clusterJSON), plain)
+        XCTAssertTrue(SocketIOBroadcastOptions(clusterJSON: ["flags": ["compress": true]]).flags.compress)
     }
 
     func testMessagePackNumbersAsJavaScriptSeesThem() {

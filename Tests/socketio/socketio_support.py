@@ -30,12 +30,12 @@ PING_TIMEOUT = 1000
 
 
 class ServerProcess:
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
         self.port = free_port()
         self.log_path = ARTIFACT_DIR / f"socketio-{self.port}.log"
         self.proc = duplex_process.start(
             [BIN, "--interop", "--port", str(self.port), "--ping-interval", str(PING_INTERVAL),
-             "--ping-timeout", str(PING_TIMEOUT), "--connect-timeout", "3000"],
+             "--ping-timeout", str(PING_TIMEOUT), "--connect-timeout", "3000", *extra],
             "duplex-socketio-conformance", self.log_path, duplex_process.answers_http(f"{self.url}/healthz"),
             timeout=20)
 

@@ -15,14 +15,15 @@ extension WebSocketServer {
     }
 
     /// Sends a text message to the given connections (a room, say): encoded once, the same
-    /// buffer written to each.
-    public static func broadcast(_ text: String, to recipients: some Sequence<WebSocketConnection>) {
-        broadcast(.text(text), to: recipients, filter: nil)
+    /// buffer written to each. `compress: false`: plain frames even where permessage-deflate
+    /// is on (``WebSocketConnection/send(_:compress:)``).
+    public static func broadcast(_ text: String, to recipients: some Sequence<WebSocketConnection>, compress: Bool = true) {
+        broadcast(.text(text), to: recipients, filter: nil, compress: compress)
     }
 
     /// Sends a binary message to the given connections, encoded once.
-    public static func broadcast(_ data: ByteBuffer, to recipients: some Sequence<WebSocketConnection>) {
-        broadcast(.binary(data), to: recipients, filter: nil)
+    public static func broadcast(_ data: ByteBuffer, to recipients: some Sequence<WebSocketConnection>, compress: Bool = true) {
+        broadcast(.binary(data), to: recipients, filter: nil, compress: compress)
     }
 
     /// Writes one message to many server-side connections. Recipients are grouped by event
@@ -34,9 +35,9 @@ extension WebSocketServer {
     /// each loop flushes the connections it wrote to once, after the current tick
     /// (``PendingFlushes``), so a burst of broadcasts shares one system call per recipient.
     static func broadcast(_ payload: OutboundPayload, to recipients: some Sequence<WebSocketConnection>,
-                          filter: (@Sendable (WebSocketConnection) -> Bool)?) {
+                          filter: (@Sendable (WebSocketConnection) -> Bool)?, compress: Bool = true) {
         forEachEventLoop(recipients.lazy.filter { $0.role == .server }, loop: \.eventLoop) { group in
-            deliverOnLoop(payload, to: group, filter: filter)
+            deliverOnLoop(payload, to: group, filter: filter, compress: compress)
         }
     }
 
@@ -51,7 +52,7 @@ extension WebSocketServer {
     /// Frames `payload` once (per compression setting) and writes it to `recipients`, which
     /// all belong to the calling event loop.
     static func deliverOnLoop(_ payload: OutboundPayload, to recipients: some Sequence<WebSocketConnection>,
-                              filter: (@Sendable (WebSocketConnection) -> Bool)?) {
+                              filter: (@Sendable (WebSocketConnection) -> Bool)?, compress: Bool = true) {
         let allocator = ByteBufferAllocator()
         let count = payload.count
         var plain: ByteBuffer?
@@ -69,7 +70,7 @@ extension WebSocketServer {
 
         for connection in recipients where filter?(connection) ?? true {
             let delivery: Delivery
-            switch connection.broadcastEncoding {
+            switch compress ? connection.broadcastEncoding : .plain {
             case .shared(let key, let minimumSize) where count >= minimumSize:
                 if let frame = compressed[key] {
                     delivery = .frame(frame)

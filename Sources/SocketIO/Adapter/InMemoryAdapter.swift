@@ -63,7 +63,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
 
     public func broadcast(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
         guard recovers, packet.isLoggable(options) else {
-            Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+            Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile, compress: options.flags.compress)
             return
         }
         // Offset, log and hand-over to the loops under one lock: every loop gets the
@@ -73,14 +73,14 @@ public final class InMemoryAdapter: SocketIOAdapter {
             let offset = log!.nextOffset()
             let encoded = packet.appending(offset: String(offset)).encode()
             log!.append(offset: offset, options: options, packet: encoded, now: .now())
-            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false)
+            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false, compress: options.flags.compress)
         }
     }
 
     /// Delivers without logging or an offset (a multi-node adapter's packets that are not
     /// in its log: volatile, with acks, or sent while its shared log is out of reach).
     public func broadcastUnlogged(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) {
-        Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile)
+        Self.deliver(packet.encode(), to: localRecipients(options), volatile: options.flags.volatile, compress: options.flags.compress)
     }
 
     /// Logs and delivers a packet whose offset a cluster assigned (its global order: the
@@ -92,7 +92,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
             guard log != nil else { return }
             let encoded = packet.appending(offset: String(offset)).encode()
             log!.append(offset: offset, options: options, packet: encoded, now: .now())
-            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false)
+            Self.deliver(encoded, to: localRecipients(options), volatile: false, inline: false, compress: options.flags.compress)
         }
     }
 
@@ -149,7 +149,7 @@ public final class InMemoryAdapter: SocketIOAdapter {
         guard let id = packet.ackID else { return }
         let timeout = options.flags.timeout ?? SocketIOBroadcastOptions.defaultAckTimeout
         Self.deliver(packet.encode(), to: recipients, volatile: options.flags.volatile,
-                     ack: SocketIOBroadcastAck(id: id, timeout: timeout, callback: ack))
+                     ack: SocketIOBroadcastAck(id: id, timeout: timeout, callback: ack), compress: options.flags.compress)
     }
 
     public func serverCount() async -> Int { 1 }
@@ -182,11 +182,11 @@ public final class InMemoryAdapter: SocketIOAdapter {
     /// `inline: false` queues the work on the current loop too instead of doing it now (for
     /// a caller that holds a lock).
     public static func deliver(_ encoded: SocketIOEncodedPacket, to sockets: [SocketIOSocket], volatile: Bool,
-                               ack: SocketIOBroadcastAck? = nil, inline: Bool = true) {
+                               ack: SocketIOBroadcastAck? = nil, inline: Bool = true, compress: Bool = true) {
         guard !sockets.isEmpty else { return }
         let frameText = "4" + encoded.text
         // One batch for every polling recipient: their outboxes share it.
-        let batch = EngineIOPacketBatch(encoded.engineIOPackets)
+        let batch = EngineIOPacketBatch(encoded.engineIOPackets, compress: compress)
         let metrics = sockets[0].namespace.metrics  // one namespace per delivery
         forEachEventLoop(sockets, loop: { $0.client.engine.eventLoop }, inline: inline) { group in
             var direct: [WebSocketConnection] = []
@@ -211,9 +211,9 @@ public final class InMemoryAdapter: SocketIOAdapter {
                 }
             }
             guard !direct.isEmpty else { return }
-            WebSocketServer.broadcast(frameText, to: direct)
+            WebSocketServer.broadcast(frameText, to: direct, compress: compress)
             for attachment in encoded.attachments {
-                WebSocketServer.broadcast(attachment, to: direct)
+                WebSocketServer.broadcast(attachment, to: direct, compress: compress)
             }
         }
     }

@@ -12,12 +12,15 @@ public struct SocketIOBroadcastOptions: Sendable, Hashable {
         public var local = false
         /// For broadcasts with acknowledgements: how long to wait for them.
         public var timeout: TimeAmount?
+        /// False: not compressed, even to clients with permessage-deflate (`compress(false)`).
+        public var compress = true
 
-        /// Flags with these values; none set by default.
-        public init(volatile: Bool = false, local: Bool = false, timeout: TimeAmount? = nil) {
+        /// Flags with these values; none set by default (compression allowed).
+        public init(volatile: Bool = false, local: Bool = false, timeout: TimeAmount? = nil, compress: Bool = true) {
             self.volatile = volatile
             self.local = local
             self.timeout = timeout
+            self.compress = compress
         }
     }
 
@@ -25,7 +28,7 @@ public struct SocketIOBroadcastOptions: Sendable, Hashable {
     public var rooms: Set<String>
     /// Minus the sockets in any of these rooms.
     public var except: Set<String>
-    /// Volatile, local, and the acknowledgement timeout.
+    /// Volatile, local, compress, and the acknowledgement timeout.
     public var flags: Flags
 
     /// A selection; the defaults select every socket of the namespace.

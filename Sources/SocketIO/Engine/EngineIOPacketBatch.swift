@@ -14,9 +14,12 @@ final class EngineIOPacketBatch: Sendable {
     let packets: [EngineIOPacket]
     /// The bytes counted against the session's budget.
     let cost: Int
+    /// False: sent uncompressed on a WebSocket with permessage-deflate (`compress(false)`).
+    let compress: Bool
 
-    init(_ packets: [EngineIOPacket]) {
+    init(_ packets: [EngineIOPacket], compress: Bool = true) {
         self.packets = packets
+        self.compress = compress
         var cost = 0
         for packet in packets { cost += packet.encodedByteCount + Self.perPacketOverhead }
         self.cost = cost

@@ -151,16 +151,18 @@ public final class EngineIOSocket: @unchecked Sendable {
     var currentWebSocket: WebSocketConnection? { state.phase == .websocket ? webSocket : nil }
 
     /// One text MESSAGE packet; on an upgraded session without the packet array.
-    func sendMessage(_ text: String) {
+    /// `compress: false`: not compressed on a WebSocket with permessage-deflate (Socket.IO's
+    /// `compress(false)`; polling responses are never compressed).
+    func sendMessage(_ text: String, compress: Bool = true) {
         if state.phase == .websocket, let webSocket {
-            webSocket.send(EngineIOPacket.message(text))
+            webSocket.send(EngineIOPacket.message(text), compress: compress)
         } else {
-            sendPackets([.message(text)])
+            sendPackets([.message(text)], compress: compress)
         }
     }
 
-    func sendPackets(_ packets: [EngineIOPacket]) {
-        send(EngineIOPacketBatch(packets))
+    func sendPackets(_ packets: [EngineIOPacket], compress: Bool = true) {
+        send(EngineIOPacketBatch(packets, compress: compress))
     }
 
     /// Sends packets that may be shared with other sessions (a broadcast).
@@ -173,7 +175,7 @@ public final class EngineIOSocket: @unchecked Sendable {
             scheduleFlush()
         case .writeWebSocket(let packets):
             guard let webSocket else { return }
-            for packet in packets { webSocket.send(packet) }
+            for packet in packets { webSocket.send(packet, compress: batch.compress) }
         case .overBudget:
             closeForBudget()
         }
@@ -538,10 +540,10 @@ final class EngineIOWebSocketLink: @unchecked Sendable {
 extension WebSocketConnection {
     /// Sends one Engine.IO packet in one frame (the encoding of ``EngineIOPacket/webSocketFrame``):
     /// binary data as is, text as `<type digit><text>` without building the joined string.
-    func send(_ packet: EngineIOPacket) {
+    func send(_ packet: EngineIOPacket, compress: Bool = true) {
         switch packet.body {
-        case .binary(let data): send(data)
-        case .text(let text): send(text, prefix: UInt8(ascii: "0") + packet.type.rawValue)
+        case .binary(let data): send(data, compress: compress)
+        case .text(let text): send(text, prefix: UInt8(ascii: "0") + packet.type.rawValue, compress: compress)
         }
     }
 }

@@ -51,6 +51,15 @@ public struct SocketIOBroadcastOperator: Sendable {
         return copy
     }
 
+    /// Whether the event may be compressed for clients with permessage-deflate (true by
+    /// default); `compress(false)` sends it plain (already compressed data, or a secret
+    /// that must not share a compression context with attacker-chosen text).
+    public func compress(_ compress: Bool) -> Self {
+        var copy = self
+        copy.options.flags.compress = compress
+        return copy
+    }
+
     /// How long `emitWithAck` waits for every answer (5 s when not set); the recipients drop
     /// their entries after it too.
     public func timeout(_ timeout: TimeAmount) -> Self {

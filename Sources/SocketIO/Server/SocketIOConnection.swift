@@ -115,12 +115,12 @@ final class SocketIOConnection: @unchecked Sendable {
         }
     }
 
-    func write(_ encoded: SocketIOEncodedPacket, volatile: Bool) {
+    func write(_ encoded: SocketIOEncodedPacket, volatile: Bool, compress: Bool = true) {
         if volatile && !engine.isWritable { return }
         if encoded.attachments.isEmpty {
-            engine.sendMessage(encoded.text)
+            engine.sendMessage(encoded.text, compress: compress)
         } else {
-            engine.sendPackets(encoded.engineIOPackets)
+            engine.sendPackets(encoded.engineIOPackets, compress: compress)
         }
     }
 

@@ -116,6 +116,8 @@ public final class SocketIONamespace: Sendable {
     public var volatile: SocketIOBroadcastOperator { everyone.volatile }
     /// Every socket on this node only (with a multi-node adapter).
     public var local: SocketIOBroadcastOperator { everyone.local }
+    /// Every socket, compressed or not where permessage-deflate is on.
+    public func compress(_ compress: Bool) -> SocketIOBroadcastOperator { everyone.compress(compress) }
     /// Every socket, with this acknowledgement timeout for `emitWithAck`.
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { everyone.timeout(timeout) }
 

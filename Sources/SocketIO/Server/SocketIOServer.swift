@@ -216,6 +216,8 @@ public final class SocketIOServer: Sendable {
     public var volatile: SocketIOBroadcastOperator { sockets.volatile }
     /// Every socket of the main namespace on this node only.
     public var local: SocketIOBroadcastOperator { sockets.local }
+    /// Every socket of the main namespace, compressed or not where permessage-deflate is on.
+    public func compress(_ compress: Bool) -> SocketIOBroadcastOperator { sockets.compress(compress) }
     /// Every socket of the main namespace, with this timeout for `emitWithAck`.
     public func timeout(_ timeout: TimeAmount) -> SocketIOBroadcastOperator { sockets.timeout(timeout) }
     /// Snapshots of every socket of the main namespace, on every node; throws when other

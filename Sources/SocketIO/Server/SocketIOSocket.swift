@@ -47,7 +47,7 @@ public final class SocketIOSocket: @unchecked Sendable {
     var isHoldingOutbound: Bool { heldOutbound != nil }
 
     private enum HeldWrite {
-        case packet(SocketIOEncodedPacket, volatile: Bool)
+        case packet(SocketIOEncodedPacket, volatile: Bool, compress: Bool)
         case batch(EngineIOPacketBatch)
     }
     /// Acknowledgements awaited, by id. Each expires with its timeout (a timer that checks
@@ -188,16 +188,18 @@ public final class SocketIOSocket: @unchecked Sendable {
         emit(name, arguments: arguments)
     }
 
-    /// Sends the event with these arguments to this client.
-    public func emit(_ name: String, arguments: [JSONValue]) {
+    /// Sends the event with these arguments to this client. `compress: false` sends it
+    /// uncompressed where permessage-deflate is on (the reference's
+    /// `socket.compress(false).emit(…)`).
+    public func emit(_ name: String, arguments: [JSONValue], compress: Bool = true) {
         let packet = SocketIOPacket.event(name, arguments, namespace: namespace.name)
         if pid != nil {
             // Recovery: through the adapter to the socket's own room, so that it is logged
             // and reaches the client after a reconnection if it is missed now (also once
             // disconnected, as in the reference).
-            namespace.adapter.broadcast(packet, options: SocketIOBroadcastOptions(rooms: [id]))
+            namespace.adapter.broadcast(packet, options: SocketIOBroadcastOptions(rooms: [id], flags: .init(compress: compress)))
         } else {
-            run { $0.write(packet) }
+            run { $0.write(packet, compress: compress) }
         }
     }
 
@@ -316,14 +318,14 @@ public final class SocketIOSocket: @unchecked Sendable {
 
     // MARK: - Internals (on the loop)
 
-    func write(_ packet: SocketIOPacket, volatile: Bool = false) {
+    func write(_ packet: SocketIOPacket, volatile: Bool = false, compress: Bool = true) {
         guard isConnected || packet.type == .connectError else { return }
         if packet.type == .event || packet.type == .binaryEvent { namespace.metrics.eventsSent.increment() }
         if heldOutbound != nil {
-            heldOutbound!.append(.packet(packet.encode(), volatile: volatile))
+            heldOutbound!.append(.packet(packet.encode(), volatile: volatile, compress: compress))
             return
         }
-        client.write(packet.encode(), volatile: volatile)
+        client.write(packet.encode(), volatile: volatile, compress: compress)
     }
 
     /// The socket joins its namespace and its own room; what it sends is held until
@@ -361,7 +363,7 @@ public final class SocketIOSocket: @unchecked Sendable {
             heldOutbound = nil
             for write in held {
                 switch write {
-                case .packet(let encoded, let volatile): client.write(encoded, volatile: volatile)
+                case .packet(let encoded, let volatile, let compress): client.write(encoded, volatile: volatile, compress: compress)
                 case .batch(let batch): client.engine.send(batch)
                 }
             }
