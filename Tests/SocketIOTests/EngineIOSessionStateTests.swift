@@ -21,6 +21,23 @@ final class EngineIOSessionStateTests: XCTestCase {
         XCTAssertFalse(state.isWritable)
     }
 
+    func testAPollTakesAtMostMaxPacketsPerPollInWholeBatches() {
+        var state = EngineIOSessionState(transport: .polling, maxPacketsPerPoll: 3)
+        for i in 0..<4 { _ = state.send([.message("m\(i)")]) }
+        let before = state.outboxBytes
+        XCTAssertEqual(state.poll(), .respond([.message("m0"), .message("m1"), .message("m2")]))
+        XCTAssertLessThan(state.outboxBytes, before, "what went out no longer counts")
+        _ = state.send([.message("event"), .message("attachment")])  // one broadcast: never split
+        _ = state.send([.message("last")])
+        XCTAssertEqual(state.poll(), .respond([.message("m3"), .message("event"), .message("attachment")]))
+        XCTAssertEqual(state.poll(), .respond([.message("last")]))
+        XCTAssertEqual(state.outboxBytes, 0)
+        XCTAssertEqual(state.poll(), .hold)
+        // A batch larger than the limit still goes, alone.
+        XCTAssertEqual(state.send((0..<5).map { .message("b\($0)") }), .flushPoll)
+        XCTAssertEqual(state.flushPoll()?.count, 5)
+    }
+
     func testPollAnsweredAtOnceWhenPacketsAreQueued() {
         var state = EngineIOSessionState(transport: .polling)
         XCTAssertEqual(state.send([.ping()]), .none)

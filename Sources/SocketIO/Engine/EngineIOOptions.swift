@@ -118,6 +118,14 @@ public struct EngineIOOptions: Sendable {
     /// this default is the same, so a session has one budget whatever its transport.
     /// Not in the reference server (its buffers grow without a limit).
     public var maxBufferedBytes: Int = 16 * 1024 * 1024
+    /// The most packets in one long-polling response; the rest wait for the next poll, which
+    /// the client sends at once. 16 because python-engineio's clients refuse a payload of
+    /// more (`Too many packets in payload`, and they drop the session); the reference server
+    /// sends all it has, and its own clients take any number. A broadcast's packets (an
+    /// event and its attachments) are never split. A polling client then receives at most
+    /// this many packets per round trip (16 every 100 ms is 160 a second): raise it when
+    /// only the reference's clients poll and some take more than that.
+    public var maxPacketsPerPoll: Int = 16
     /// The most sessions open at once, all transports together (a WebSocket server's
     /// `maxConnections` counts only WebSockets: polling sessions have no connection of their
     /// own). A handshake beyond it is refused: HTTP 503 with

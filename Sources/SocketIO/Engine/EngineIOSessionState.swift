@@ -46,10 +46,13 @@ struct EngineIOSessionState {
     private(set) var outboxBytes = 0
     /// The most `outboxBytes` allowed.
     let maxOutboxBytes: Int
+    /// The most packets in one polling response (whole batches; at least one batch).
+    let maxPacketsPerPoll: Int
 
-    init(transport: EngineIOTransport, maxOutboxBytes: Int = .max) {
+    init(transport: EngineIOTransport, maxOutboxBytes: Int = .max, maxPacketsPerPoll: Int = .max) {
         phase = transport == .polling ? .polling : .websocket
         self.maxOutboxBytes = maxOutboxBytes
+        self.maxPacketsPerPoll = max(1, maxPacketsPerPoll)
     }
 
     var isOpen: Bool { phase != .closed }
@@ -79,7 +82,7 @@ struct EngineIOSessionState {
             return .reject
         case .polling, .upgrading:
             if pollPending { return .overlap }
-            if !outbox.isEmpty { return .respond(takeOutbox()) }
+            if !outbox.isEmpty { return .respond(takeOutbox(limit: maxPacketsPerPoll)) }
             if case .upgrading(probed: true) = phase {
                 // The client is moving to the WebSocket: release it at once.
                 return .respond([.noop])
@@ -112,7 +115,7 @@ struct EngineIOSessionState {
     mutating func flushPoll() -> [EngineIOPacket]? {
         guard pollPending, !outbox.isEmpty, isPolling else { return nil }
         pollPending = false
-        return takeOutbox()
+        return takeOutbox(limit: maxPacketsPerPoll)
     }
 
     /// The pending poll ended without an answer (its TCP connection closed).
@@ -141,7 +144,7 @@ struct EngineIOSessionState {
         phase = .upgrading(probed: true)
         if pollPending {
             pollPending = false
-            return .answer(releasePoll: outbox.isEmpty ? [.noop] : takeOutbox())
+            return .answer(releasePoll: outbox.isEmpty ? [.noop] : takeOutbox(limit: maxPacketsPerPoll))
         }
         return .answer(releasePoll: nil)
     }
@@ -173,13 +176,24 @@ struct EngineIOSessionState {
         return hadPoll
     }
 
-    private mutating func takeOutbox() -> [EngineIOPacket] {
+    /// The queued packets, whole batches in order, at most `limit` of them (but at least the
+    /// first batch); what is left waits for the next poll.
+    private mutating func takeOutbox(limit: Int = .max) -> [EngineIOPacket] {
         var packets: [EngineIOPacket] = []
-        packets.reserveCapacity(outbox.count)
-        for batch in outbox { packets.append(contentsOf: batch.packets) }
-        // Not keeping the capacity: a burst must not pin its memory for the session's life.
-        outbox = []
-        outboxBytes = 0
+        var taken = 0
+        for batch in outbox {
+            if taken > 0 && packets.count + batch.packets.count > limit { break }
+            packets.append(contentsOf: batch.packets)
+            outboxBytes -= batch.cost
+            taken += 1
+        }
+        if taken == outbox.count {
+            // Not keeping the capacity: a burst must not pin its memory for the session's life.
+            outbox = []
+            outboxBytes = 0
+        } else {
+            outbox.removeFirst(taken)
+        }
         return packets
     }
 }

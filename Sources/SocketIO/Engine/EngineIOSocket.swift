@@ -56,7 +56,8 @@ public final class EngineIOSocket: @unchecked Sendable {
         self.request = request
         self.server = server
         self.loop = Mutex(eventLoop)
-        self.state = EngineIOSessionState(transport: transport, maxOutboxBytes: server.options.maxBufferedBytes)
+        self.state = EngineIOSessionState(transport: transport, maxOutboxBytes: server.options.maxBufferedBytes,
+                                          maxPacketsPerPoll: server.options.maxPacketsPerPoll)
     }
 
     // MARK: - Public API
