@@ -8,11 +8,13 @@ every member of every node.
 Measured per node count: deliveries per second, the send-to-delivery latency p50/p99 (the
 message text carries its send time; CLOCK_MONOTONIC is one clock for every process of the
 machine), the nodes' and PostgreSQL's CPU, and each load process's CPU: the receivers are
-split over several processes (raw asyncio WebSocket clients, Tests/chat/chat_load_driver.py)
-so that the load client is not the bottleneck; its CPU column shows whether it was.
+split over several processes (raw asyncio WebSocket clients, Tests/chat/chat_load_driver.py),
+or (the default) `duplex bench chat` does it all in SwiftNIO; either way the load's CPU
+column shows whether it was the bottleneck.
 
     .venv/bin/python Benchmarks/chat_cluster_bench.py [--binary .build-release/release/duplex]
-        [--clients 3000] [--rate 10] [--seconds 15] [--nodes 1,3] [--drivers 3] [--out Benchmarks/results/chat-cluster-DATE.md]
+        [--clients 3000] [--rate 10] [--seconds 15] [--nodes 1,3] [--generator duplex|python]
+        [--publishers 10] [--drivers 3] [--out Benchmarks/results/chat-cluster-DATE.md]
 
 Build first: `swift build -c release --product duplex --traits Postgres --scratch-path .build-release`.
 """
@@ -160,6 +162,49 @@ def run(binary: str, pg: PostgresServer, nodes_count: int, args) -> dict:
     }
 
 
+def run_duplex_bench(binary: str, pg: PostgresServer, nodes_count: int, args) -> dict:
+    """The same run with `duplex bench chat` as the load (SwiftNIO, every member's every
+    delivery counted and timed): members round-robin over the nodes, `--publishers` of them
+    talking at `rate / publishers` each."""
+    url = pg.create_database("bench_" + uuid.uuid4().hex[:8])
+    nodes = []
+    for n in range(nodes_count):
+        port = duplex_process.free_port()
+        log = Path(args.logs) / f"node{n + 1}-{port}.log"
+        nodes.append((port, duplex_process.start(
+            [binary, "chat", "--port", str(port), "--postgres", url, "--node-name", f"node{n + 1}", "--log-level", "warning"],
+            f"node{n + 1}", log, duplex_process.accepts_tcp(port))))
+    postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+    pg_pids = [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                                                             text=True).stdout.split()]
+    command = [binary, "bench", "chat", "--json", "--quiet", "--connections", str(args.clients),
+               "--publishers", str(args.publishers), "--rate", str(args.rate / args.publishers),
+               "--warmup", "3", "--duration", str(args.seconds), "--concurrency", "100", "--room", f"bench-{uuid.uuid4().hex[:6]}"]
+    for port, proc in nodes:
+        command += ["--port", str(port), "--server-pid", str(proc.pid)]
+    try:
+        pg_cpu0 = sum(cpu_seconds(pid) for pid in pg_pids if Path(f"/proc/{pid}").exists())
+        t0 = time.monotonic()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds + 300)
+        wall = time.monotonic() - t0
+        pg_cpu = sum(cpu_seconds(pid) for pid in pg_pids if Path(f"/proc/{pid}").exists()) - pg_cpu0
+    finally:
+        for _, proc in nodes:
+            duplex_process.stop(proc, 20)
+    if not done.stdout.strip():
+        sys.exit(f"duplex bench chat failed ({done.returncode}): {done.stderr}")
+    r = json.loads(done.stdout)
+    latency = r.get("latencyMicroseconds") or {}
+    return {
+        "nodes": nodes_count, "clients": r["connections"], "sent": r["sent"], "ok": done.returncode == 0,
+        "expected": r["expected"], "received": r["received"], "missing": r["missing"],
+        "per_second": r["messagesPerSecond"],
+        "p50": latency.get("p50", 0) / 1000, "p99": latency.get("p99", 0) / 1000,
+        "node_cpu": (r.get("serverCPUPercent") or 0) / 100, "pg_cpu": pg_cpu / wall,
+        "driver_cpu": [r["clientCPUPercent"] / 100], "load": os.getloadavg()[0],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=str(REPO / ".build-release" / "release" / "duplex"))
@@ -167,7 +212,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="messages per second in all")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--nodes", default="1,3")
-    parser.add_argument("--drivers", type=int, default=3)
+    parser.add_argument("--drivers", type=int, default=3, help="load processes (--generator python)")
+    parser.add_argument("--generator", choices=["duplex", "python"], default="duplex",
+                        help="duplex: `duplex bench chat` (the default); python: raw asyncio clients in --drivers processes")
+    parser.add_argument("--publishers", type=int, default=10, help="members that talk (--generator duplex)")
     parser.add_argument("--sample", type=int, default=10, help="latency from every Nth client")
     parser.add_argument("--driver", help=argparse.SUPPRESS)
     parser.add_argument("--logs", default=str(duplex_process.ARTIFACT_ROOT / "chat-cluster-bench"))
@@ -181,7 +229,7 @@ def main() -> None:
     rows = []
     with PostgresServer() as pg:
         for count in [int(n) for n in args.nodes.split(",")]:
-            row = run(args.binary, pg, count, args)
+            row = (run_duplex_bench if args.generator == "duplex" else run)(args.binary, pg, count, args)
             print(json.dumps(row), flush=True)
             rows.append(row)
     lines = [
@@ -190,9 +238,12 @@ def main() -> None:
         f"Generated by `Benchmarks/chat_cluster_bench.py` (release build): {args.clients} clients in one room, spread "
         f"evenly over the nodes (connected to them directly), publishers on every node sending {args.rate:g} messages/s "
         f"in all for {args.seconds:g} s; every message reaches every member. One throwaway PostgreSQL on the same "
-        f"machine ({os.cpu_count()} cores shared by the nodes, PostgreSQL and the load processes). CPU columns are "
-        "shares of one core over the window plus 5 s of tail; the receivers run in "
-        f"{args.drivers} load processes (raw asyncio WebSocket clients): their CPU shows whether they kept up.",
+        f"machine ({os.cpu_count()} cores shared by the nodes, PostgreSQL and the load). CPU columns are "
+        "shares of one core; the load: " + (
+            f"`duplex bench chat` ({args.publishers} publishers; every delivery to every member counted and timed; "
+            "the nodes' CPU over the measured window)" if args.generator == "duplex" else
+            f"{args.drivers} load processes (raw asyncio WebSocket clients; CPU over the window plus 5 s of tail)")
+        + ": its CPU shows whether it kept up.",
         "",
         "| nodes | clients | messages | deliveries (of expected) | deliveries/s | latency p50 / p99 (ms) | nodes CPU | PostgreSQL CPU | load processes CPU | machine load average |",
         "|---|---|---|---|---|---|---|---|---|---|",
