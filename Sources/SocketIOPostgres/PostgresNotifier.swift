@@ -225,9 +225,17 @@ final class InboundQueue: @unchecked Sendable {
             // Our own large messages come back too: no need to read them.
             guard !isOwn(channel, uid) else { return }
             admitRead(channel: channel, what: "cluster attachment \(id)") { [fetch] in try await fetch?(id) }
-        case .logged(_, let offset):
+        case .logged(let uid, let offset):
             // Our own too: every node delivers logged broadcasts in offset order.
-            admitRead(channel: channel, what: "logged broadcast \(offset)") { [fetchLogged] in try await fetchLogged?(offset) }
+            admitRead(channel: channel, what: "logged broadcast \(offset)") { [fetchLogged, logger] in
+                do {
+                    return try await fetchLogged?(offset)
+                } catch {
+                    // Handed on empty: the adapter then knows its log has a hole there.
+                    logger.warning("logged broadcast \(offset) not read: \(error)")
+                    return ClusterMessage(type: .broadcast, uid: uid, nsp: nil, data: nil, offset: String(offset))
+                }
+            }
         }
     }
 

@@ -220,3 +220,31 @@ def test_a_node_that_started_after_the_events_replays_them_from_the_table(cluste
         assert "not-for-it" not in [e["name"] for e in after]
         controller.sio.call("emit-many", {"rooms": ["r"], "event": "live", "count": 1}, timeout=10)
         client.wait_for_event("live")
+
+
+def test_a_logged_row_that_cannot_be_read_is_skipped_without_stalling_the_ones_after(cluster):
+    """A binary event's row vanishes before any node reads it (a trigger deletes it in
+    the inserting transaction): every node warns and skips it, and the events after it are
+    still delivered, in order, with their offsets."""
+    nodes = cluster.start(2, extra=["--recovery"])
+    receivers = [cluster.client(node) for node in nodes]
+    for receiver in receivers:
+        receiver.sio.call("join", "r", timeout=5)
+    sender = cluster.client(nodes[0])
+    sender.sio.emit("to-room", {"room": "r", "event": "before", "args": [1]})
+    for receiver in receivers:
+        assert len(receiver.next("before")) == 2, "logged, with an offset"
+    with cluster.pg.connect(cluster.database) as connection:
+        connection.execute("""
+            CREATE FUNCTION drop_packed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN DELETE FROM socket_io_recovery_packets WHERE id = NEW.id; RETURN NULL; END $$;
+            CREATE TRIGGER drop_packed AFTER INSERT ON socket_io_recovery_packets
+            FOR EACH ROW WHEN (NEW.payload IS NOT NULL) EXECUTE FUNCTION drop_packed();""")
+        connection.commit()
+    sender.sio.emit("to-room", {"room": "r", "event": "lost", "args": [2, b"\x01\x02"]})
+    sender.sio.emit("to-room", {"room": "r", "event": "after", "args": [3]})
+    for node, receiver in zip(nodes, receivers):
+        after = receiver.next("after")
+        assert after[0] == 3 and int(after[1]) > 0, after
+        assert receiver.nothing("lost", wait=0.2)
+        assert wait_until(lambda: "not read" in node.log(), timeout=5), node.log()[-2000:]

@@ -72,7 +72,13 @@ extension PostgresAdapter {
     /// A logged broadcast (from any node, this one too), in offset order.
     func receiveLogged(_ data: JSONObject, offset: String) {
         guard let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil),
-              let number = UInt64(offset) else { return }
+              let number = UInt64(offset) else {
+            // Not delivered (a row that could not be read): replaying across it would skip
+            // it, so the offsets before are forgotten, as at a reconnection (restores then
+            // read the table).
+            local.forgetLoggedPackets()
+            return
+        }
         local.broadcast(packet, options: SocketIOBroadcastOptions(clusterJSON: data["opts"]), offset: number)
     }
 

@@ -42,7 +42,9 @@ extension PostgresNotifier {
 
     /// The logged broadcast at `offset` that a notification points at, with its offset.
     func readLogged(_ offset: Int64) async throws -> ClusterMessage? {
-        guard let connection = await link.currentConnection() else { return nil }
+        guard let connection = await link.currentConnection() else {
+            throw ClusterMessageDecodingError(description: "no connection to read logged broadcast \(offset)")
+        }
         let rows = try await connection.query(
             "SELECT payload FROM \(unescaped: RecoveryDatabase.packetsTable) WHERE id = \(offset) AND payload IS NOT NULL",
             logger: logger)
