@@ -27,7 +27,8 @@ from duplex_process import REPO
 CLIENT_JS = REPO / ".venv" / "share" / "socket.io" / "socket.io.min.js"
 CALL_TIMEOUT_S = 60
 
-# The page's side: one socket, every connect / disconnect / event recorded in order.
+# The page's side: one socket, every connect / disconnect / event recorded in order; a
+# binary argument (an ArrayBuffer) is recorded as {"binary": [its bytes]}.
 _CONNECT_JS = """({url, options}) => {
   window.duplexLog = [];
   const socket = io(url, Object.assign({transports: ["websocket"]}, options));
@@ -35,7 +36,8 @@ _CONNECT_JS = """({url, options}) => {
   socket.on("connect", () => window.duplexLog.push({type: "connect", id: socket.id, recovered: socket.recovered}));
   socket.on("disconnect", (reason) => window.duplexLog.push({type: "disconnect", reason}));
   socket.on("connect_error", (error) => window.duplexLog.push({type: "connect_error", message: String(error && error.message)}));
-  socket.onAny((name, ...args) => window.duplexLog.push({type: "event", name, args}));
+  const plain = (arg) => arg instanceof ArrayBuffer ? {binary: Array.from(new Uint8Array(arg))} : arg;
+  socket.onAny((name, ...args) => window.duplexLog.push({type: "event", name, args: args.map(plain)}));
 }"""
 
 

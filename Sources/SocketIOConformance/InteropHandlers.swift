@@ -25,8 +25,10 @@ import SocketIO
 ///   tests watch these counts).
 /// - `drop-transport` → closes the socket's Engine.IO session (`socket.conn.close()`, as a
 ///   network failure: the client reconnects by itself); `emit-many` `{"rooms"?, "except"?,
-///   "event", "count"}` → `count` events `event` with the arguments `[i]`, i = 0..<count, to
-///   `io.to(rooms).except(except)`, acked once emitted (the recovery tests);
+///   "event", "count", "binary"?, "padding"?}` → `count` events `event` with the arguments
+///   `[i]`, i = 0..<count, to `io.to(rooms).except(except)`, acked once emitted (the recovery
+///   tests); `binary: true` adds a second argument, the bytes `[i % 256, 255]`; `padding: n`
+///   one more, a string of n "x" (at most 1 MiB);
 ///   `compress-check` → `plain-socket`, `deflated-socket`, `plain-room`, `deflated-room`:
 ///   one 480-character text each, with and without `compress(false)` (the compress test).
 /// Namespace `/custom` and dynamic namespaces `/dyn-<digits>`: `welcome` and `echo`.
@@ -126,8 +128,13 @@ enum InteropHandlers {
                 let rooms = (request["rooms"]?.arrayValue ?? []).compactMap(\.stringValue)
                 let except = (request["except"]?.arrayValue ?? []).compactMap(\.stringValue)
                 let target = io.except().to(rooms).except(except)  // everyone, narrowed
+                let binary = request["binary"]?.boolValue ?? false
+                let padding = max(0, min(request["padding"]?.intValue ?? 0, 1 << 20))
                 for index in 0..<max(0, min(request["count"]?.intValue ?? 1, 100_000)) {
-                    target.emit(name, .number(Double(index)))
+                    var arguments: [JSONValue] = [.number(Double(index))]
+                    if binary { arguments.append(.binary(ByteBuffer(bytes: [UInt8(index % 256), 255]))) }
+                    if padding > 0 { arguments.append(.string(String(repeating: "x", count: padding))) }
+                    target.emit(name, arguments: arguments)
                 }
                 event.ack?.reply([true])
             }

@@ -8,10 +8,13 @@ struct ClusterMessageDecodingError: Error, CustomStringConvertible {
 }
 
 /// What a NOTIFY on a namespace channel carries: a whole message, or a pointer to one in
-/// the attachments table.
+/// the attachments table, or (connection state recovery) to a binary or large logged
+/// BROADCAST in the packet log: `{"uid","nsp","loggedOffset"}`, no `type`, so Node peers
+/// pass it over.
 enum ClusterNotification: Sendable, Equatable {
     case message(ClusterMessage)
     case attachment(uid: String, type: Int, id: Int64)
+    case logged(uid: String, offset: Int64)
 }
 
 extension ClusterMessage {
@@ -80,7 +83,12 @@ extension ClusterNotification {
         } catch {
             throw ClusterMessageDecodingError(description: "NOTIFY payload: \(error)")
         }
-        if let attachment = value["attachmentId"] {
+        if let logged = value["loggedOffset"] {
+            guard let offset = logged.stringValue.flatMap({ Int64($0) }) else {
+                throw ClusterMessageDecodingError(description: "bad loggedOffset \(logged)")
+            }
+            self = .logged(uid: value["uid"]?.stringValue ?? "", offset: offset)
+        } else if let attachment = value["attachmentId"] {
             // A string from Node (a bigint), a number from other peers: both accepted.
             guard let id = attachment.stringValue.flatMap({ Int64($0) }) ?? attachment.doubleValue.flatMap({ Int64(exactly: $0) }) else {
                 throw ClusterMessageDecodingError(description: "bad attachmentId \(attachment)")

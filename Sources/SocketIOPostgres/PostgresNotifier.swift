@@ -50,6 +50,7 @@ final class PostgresNotifier: Sendable {
         inbound = InboundQueue(eventLoop: eventLoop, limit: options.maxPendingInbound, logger: logger,
                                isOwn: isOwn, receive: receive)
         inbound.fetch = { [weak self] id in try await self?.readAttachment(id) }
+        inbound.fetchLogged = { [weak self] offset in try await self?.readLogged(offset) }
     }
 
     /// Starts connecting, sending and cleaning up.
@@ -186,6 +187,8 @@ final class InboundQueue: @unchecked Sendable {
     private var undecodable = 0
     /// Reads an attachment (set once by the notifier before any notification).
     nonisolated(unsafe) var fetch: (@Sendable (Int64) async throws -> ClusterMessage?)?
+    /// Reads a logged broadcast by its offset (set likewise).
+    nonisolated(unsafe) var fetchLogged: (@Sendable (Int64) async throws -> ClusterMessage?)?
 
     init(eventLoop: EventLoop, limit: Int, logger: Logger, isOwn: @escaping @Sendable (String, String) -> Bool,
          receive: @escaping PostgresNotifier.Receive) {
@@ -221,22 +224,38 @@ final class InboundQueue: @unchecked Sendable {
         case .attachment(let uid, _, let id):
             // Our own large messages come back too: no need to read them.
             guard !isOwn(channel, uid) else { return }
-            let slot = Slot(channel: channel, message: nil, ready: false)
-            guard admit(slot) else { return }
-            let fetch = fetch
-            let logger = logger
-            Task {
-                var message: ClusterMessage?
+            admitRead(channel: channel, what: "cluster attachment \(id)") { [fetch] in try await fetch?(id) }
+        case .logged(let uid, let offset):
+            // Our own too: every node delivers logged broadcasts in offset order.
+            admitRead(channel: channel, what: "logged broadcast \(offset)") { [fetchLogged, logger] in
                 do {
-                    message = try await fetch?(id)
+                    return try await fetchLogged?(offset)
                 } catch {
-                    logger.warning("cluster attachment \(id) not read: \(error)")
+                    // Handed on empty: the adapter then knows its log has a hole there.
+                    logger.warning("logged broadcast \(offset) not read: \(error)")
+                    return ClusterMessage(type: .broadcast, uid: uid, nsp: nil, data: nil, offset: String(offset))
                 }
-                self.eventLoop.execute {
-                    slot.message = message
-                    slot.ready = true
-                    self.drain()
-                }
+            }
+        }
+    }
+
+    /// A message to read from PostgreSQL first: it waits in its place, and what comes
+    /// after it waits for it.
+    private func admitRead(channel: String, what: String, read: @escaping @Sendable () async throws -> ClusterMessage?) {
+        let slot = Slot(channel: channel, message: nil, ready: false)
+        guard admit(slot) else { return }
+        let logger = logger
+        Task {
+            var message: ClusterMessage?
+            do {
+                message = try await read()
+            } catch {
+                logger.warning("\(what) not read: \(error)")
+            }
+            self.eventLoop.execute {
+                slot.message = message
+                slot.ready = true
+                self.drain()
             }
         }
     }

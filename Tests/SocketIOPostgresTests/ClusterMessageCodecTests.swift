@@ -37,6 +37,10 @@ final class ClusterMessageCodecTests: XCTestCase {
         XCTAssertEqual(try ClusterNotification(payload: #"{"uid":"u","type":3,"attachmentId":7}"#),
                        .attachment(uid: "u", type: 3, id: 7))
         XCTAssertThrowsError(try ClusterNotification(payload: #"{"uid":"u","type":3,"attachmentId":"x1"}"#))
+        // Recovery: a binary or large logged broadcast, by its offset (as the function writes it).
+        XCTAssertEqual(try ClusterNotification(payload: #"{"uid" : "u", "nsp" : "/", "loggedOffset" : "42"}"#),
+                       .logged(uid: "u", offset: 42))
+        XCTAssertThrowsError(try ClusterNotification(payload: #"{"uid":"u","nsp":"/","loggedOffset":"4x"}"#))
         XCTAssertThrowsError(try ClusterNotification(payload: #"{"type":99,"uid":"u"}"#))
         XCTAssertThrowsError(try ClusterNotification(payload: "not json"))
     }

@@ -34,8 +34,9 @@ extension PostgresAdapter {
         }
     }
 
-    /// Sends a loggable broadcast through the log; false when it cannot go that way (recovery
-    /// off, not loggable, too large or binary, PostgreSQL out of reach): the caller sends it
+    /// Sends a loggable broadcast through the log (binary and large ones too: see
+    /// `sendLogged`); false when it cannot go that way (recovery off, not loggable,
+    /// PostgreSQL out of reach): the caller sends it
     /// the usual way and delivers it here at once, without an offset.
     func publishLogged(_ packet: SocketIOPacket, options: SocketIOBroadcastOptions) -> Bool {
         guard let recovery, recovery.isReady, packet.isLoggable(options), notifier.link.openConnection != nil else {
@@ -46,12 +47,6 @@ extension PostgresAdapter {
         }
         let message = ClusterMessage(type: .broadcast, uid: uid, nsp: context.namespace,
                                      data: ["packet": packet.clusterJSON, "opts": options.clusterJSON])
-        // Room for the offset the function adds; binary goes through attachments, not logged.
-        guard !message.needsAttachment(jsonByteCount: message.jsonText.utf8.count + 32, threshold: self.options.payloadThreshold)
-        else {
-            logUnrecoverable("too large or binary for the log")
-            return false
-        }
         notifier.publishLogged(message, on: channel, LoggedBroadcast(nsp: context.namespace) { [weak self] in
             self?.deliverUnlogged(packet, options: options)
         })
@@ -77,7 +72,13 @@ extension PostgresAdapter {
     /// A logged broadcast (from any node, this one too), in offset order.
     func receiveLogged(_ data: JSONObject, offset: String) {
         guard let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil),
-              let number = UInt64(offset) else { return }
+              let number = UInt64(offset) else {
+            // Not delivered (a row that could not be read): replaying across it would skip
+            // it, so the offsets before are forgotten, as at a reconnection (restores then
+            // read the table).
+            local.forgetLoggedPackets()
+            return
+        }
         local.broadcast(packet, options: SocketIOBroadcastOptions(clusterJSON: data["opts"]), offset: number)
     }
 
@@ -142,8 +143,7 @@ extension PostgresAdapter {
         else { return nil }
         let session = restored.session
         let packets = restored.packets.compactMap { row -> SocketIOEncodedPacket? in
-            guard let message = try? ClusterMessage(json: JSONValue(parsing: row.message)), let data = message.data,
-                  let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil)
+            guard let data = row.message.data, let packet = SocketIOPacket(clusterJSON: data["packet"], namespace: context.namespace, ackID: nil)
             else { return nil }
             let options = SocketIOBroadcastOptions(clusterJSON: data["opts"])
             guard session.wouldReceive(rooms: options.rooms, except: options.except) else { return nil }

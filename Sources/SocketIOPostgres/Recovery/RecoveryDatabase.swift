@@ -11,7 +11,10 @@ import Synchronization
 /// - `socket_io_recovery_packets`: the log; its `bigserial` id is the offset, assigned by
 ///   `socket_io_recovery_publish`, which takes a transaction-level advisory lock, inserts the
 ///   row and sends the NOTIFY with the offset in it: ids, commits and notifications all come
-///   in the same order, so every node delivers in offset order.
+///   in the same order, so every node delivers in offset order. A binary or large broadcast
+///   (one that would go through the attachments table) goes through
+///   `socket_io_recovery_publish_packed`: the row holds its MessagePack (`payload`), the
+///   NOTIFY only its offset, and every node reads the row before delivering it.
 /// - `socket_io_recovery_sessions`: every recovering socket of every node (written within a
 ///   second of a change, refreshed every second while connected, marked disconnected when it
 ///   leaves for a recoverable reason): a node that dies leaves its sockets' sessions behind.
@@ -21,6 +24,7 @@ final class RecoveryDatabase: Sendable {
     static let packetsTable = "socket_io_recovery_packets"
     static let sessionsTable = "socket_io_recovery_sessions"
     static let publishFunction = "socket_io_recovery_publish"
+    static let publishPackedFunction = "socket_io_recovery_publish_packed"
 
     /// A session row as written.
     struct SessionRow: Sendable {
@@ -46,7 +50,7 @@ final class RecoveryDatabase: Sendable {
     /// was taken (every later one reaches this node by NOTIFY).
     struct TableRestore: Sendable {
         let session: SocketIOSession
-        let packets: [(offset: UInt64, message: String)]
+        let packets: [(offset: UInt64, message: ClusterMessage)]
         let through: UInt64
     }
 
@@ -142,8 +146,11 @@ final class RecoveryDatabase: Sendable {
                 DO $$ BEGIN
                 PERFORM pg_advisory_xact_lock(hashtext('\(unescaped: Self.publishFunction)'));
                 CREATE TABLE IF NOT EXISTS \(unescaped: Self.packetsTable) (
-                    id bigserial PRIMARY KEY, nsp text NOT NULL, message text NOT NULL,
+                    id bigserial PRIMARY KEY, nsp text NOT NULL, message text, payload bytea,
                     created_at timestamptz NOT NULL DEFAULT now());
+                -- Tables of earlier versions: JSON text only.
+                ALTER TABLE \(unescaped: Self.packetsTable) ADD COLUMN IF NOT EXISTS payload bytea;
+                ALTER TABLE \(unescaped: Self.packetsTable) ALTER COLUMN message DROP NOT NULL;
                 CREATE INDEX IF NOT EXISTS \(unescaped: Self.packetsTable)_created ON \(unescaped: Self.packetsTable) (created_at);
                 CREATE TABLE IF NOT EXISTS \(unescaped: Self.sessionsTable) (
                     pid text PRIMARY KEY, nsp text NOT NULL, sid text NOT NULL, rooms text NOT NULL, data text NOT NULL,
@@ -156,6 +163,15 @@ final class RecoveryDatabase: Sendable {
                     PERFORM pg_advisory_xact_lock(hashtext('\(unescaped: Self.packetsTable)'));
                     INSERT INTO \(unescaped: Self.packetsTable) (nsp, message) VALUES (p_nsp, p_message) RETURNING id INTO new_id;
                     PERFORM pg_notify(p_channel, '{"offset":"' || new_id || '",' || substr(p_message, 2));
+                    RETURN new_id;
+                END $f$;
+                CREATE OR REPLACE FUNCTION \(unescaped: Self.publishPackedFunction)(p_channel text, p_nsp text, p_uid text, p_payload bytea)
+                RETURNS bigint LANGUAGE plpgsql AS $f$
+                DECLARE new_id bigint;
+                BEGIN
+                    PERFORM pg_advisory_xact_lock(hashtext('\(unescaped: Self.packetsTable)'));
+                    INSERT INTO \(unescaped: Self.packetsTable) (nsp, payload) VALUES (p_nsp, p_payload) RETURNING id INTO new_id;
+                    PERFORM pg_notify(p_channel, json_build_object('uid', p_uid, 'nsp', p_nsp, 'loggedOffset', new_id::text)::text);
                     RETURN new_id;
                 END $f$;
                 END $$
@@ -230,11 +246,17 @@ final class RecoveryDatabase: Sendable {
                 }
                 // Ids up to it were all committed before it (the publishing lock).
                 let rows = try await connection.query("""
-                    SELECT id, message FROM \(unescaped: Self.packetsTable)
+                    SELECT id, message, payload FROM \(unescaped: Self.packetsTable)
                     WHERE nsp = \(nsp) AND id > \(offset) AND id <= \(high) ORDER BY id LIMIT \(limit + 1)
                     """, logger: logger)
-                var packets: [(offset: UInt64, message: String)] = []
-                for try await (id, message) in rows.decode((Int64, String).self) { packets.append((UInt64(id), message)) }
+                var packets: [(offset: UInt64, message: ClusterMessage)] = []
+                for try await (id, text, payload) in rows.decode((Int64, String?, ByteBuffer?).self) {
+                    // JSON text, or MessagePack for the binary and large ones; a row that
+                    // does not decode is left out (as a bad NOTIFY would be).
+                    let message = try? payload.map { try ClusterMessage(messagePack: $0) }
+                        ?? text.map { try ClusterMessage(json: JSONValue(parsing: $0)) }
+                    if let message { packets.append((UInt64(id), message)) }
+                }
                 answer(packets.count > limit ? nil : TableRestore(session: session, packets: packets, through: UInt64(high)))
             }
             return true
