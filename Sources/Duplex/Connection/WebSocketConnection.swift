@@ -235,9 +235,11 @@ public final class WebSocketConnection: @unchecked Sendable {
     // MARK: - Sending
 
     /// Sends a text message. Like the browser, a send after close is ignored.
-    /// - Parameter compress: false sends it uncompressed even with permessage-deflate (Node
-    ///   `ws`' `compress: false`: data already compressed, or secrets next to attacker-chosen
-    ///   text in one context).
+    /// - Parameters:
+    ///   - text: The message.
+    ///   - compress: false sends it uncompressed even with permessage-deflate (Node `ws`'
+    ///     `compress: false`: data already compressed, or secrets next to attacker-chosen
+    ///     text in one context).
     public func send(_ text: String, compress: Bool = true) {
         if eventLoop.inEventLoop {
             sendMessage(.text(text), compress: compress)

@@ -16,7 +16,7 @@ extension WebSocketServer {
 
     /// Sends a text message to the given connections (a room, say): encoded once, the same
     /// buffer written to each. `compress: false`: plain frames even where permessage-deflate
-    /// is on (``WebSocketConnection/send(_:compress:)``).
+    /// is on (``WebSocketConnection/send(_:compress:)-(String,_)``).
     public static func broadcast(_ text: String, to recipients: some Sequence<WebSocketConnection>, compress: Bool = true) {
         broadcast(.text(text), to: recipients, filter: nil, compress: compress)
     }
