@@ -58,26 +58,44 @@ struct ChatSession: BenchSession {
         return false
     }
 
+    private static let typeKey = Array(#""type":"#.utf8)
+    private static let msgKey = Array(#""msg":""#.utf8)
+    private static let separator = Array(": ".utf8)
+
     /// The digit of `"type":N`.
     static func type(_ head: ByteBuffer) -> Int? {
-        let view = head.readableBytesView
-        guard view.first == UInt8(ascii: "{"),
-              let key = view.firstRange(of: Array(#""type":"#.utf8)),
-              key.upperBound < view.endIndex,
-              (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(view[key.upperBound]) else { return nil }
-        return Int(view[key.upperBound] - UInt8(ascii: "0"))
+        head.withUnsafeReadableBytes { bytes -> Int? in
+            guard bytes.first == UInt8(ascii: "{"), let end = find(typeKey, in: bytes, from: 0), end < bytes.count,
+                  (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[end]) else { return nil }
+            return Int(bytes[end] - UInt8(ascii: "0"))
+        }
     }
 
     /// The send time and publisher id after `"msg":"<name>: `.
     static func stamp(_ head: ByteBuffer) -> (sentAt: UInt64, publisher: UInt32)? {
-        let view = head.readableBytesView
-        guard let msg = view.firstRange(of: Array(#""msg":""#.utf8)),
-              let colon = view[msg.upperBound...].firstRange(of: [UInt8(ascii: ":"), UInt8(ascii: " ")]) else { return nil }
-        let offset = colon.upperBound - view.startIndex
-        return head.withUnsafeReadableBytes { bytes in
-            guard let time = parseHex(bytes, at: offset, digits: 16),
+        head.withUnsafeReadableBytes { bytes -> (sentAt: UInt64, publisher: UInt32)? in
+            guard let msg = find(msgKey, in: bytes, from: 0), let offset = find(separator, in: bytes, from: msg),
+                  let time = parseHex(bytes, at: offset, digits: 16),
                   let id = parseHex(bytes, at: offset + 16, digits: 8) else { return nil }
             return (time, UInt32(id))
         }
+    }
+
+    /// The index just after the first `key` at or after `start` (a plain scan: the generic
+    /// `firstRange` cost more than the rest of a delivery).
+    private static func find(_ key: [UInt8], in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        let count = bytes.count, length = key.count
+        guard length > 0, count >= length else { return nil }
+        let first = key[0]
+        var index = start
+        while index <= count - length {
+            if bytes[index] == first {
+                var matched = 1
+                while matched < length && bytes[index + matched] == key[matched] { matched += 1 }
+                if matched == length { return index + length }
+            }
+            index += 1
+        }
+        return nil
     }
 }
