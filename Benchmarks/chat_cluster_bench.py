@@ -49,6 +49,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def start_nodes(binary: str, url: str, count: int, logs: str) -> list:
+    """`count` `duplex chat --postgres url` nodes: [(port, process)]."""
+    nodes = []
+    for n in range(count):
+        port = duplex_process.free_port()
+        log = Path(logs) / f"node{n + 1}-{port}.log"
+        nodes.append((port, duplex_process.start(
+            [binary, "chat", "--port", str(port), "--postgres", url, "--node-name", f"node{n + 1}", "--log-level", "warning"],
+            f"node{n + 1}", log, duplex_process.accepts_tcp(port))))
+    return nodes
+
+
+def postgres_pids(pg: PostgresServer) -> list[int]:
+    """This PostgreSQL only (other servers may run on the machine): its postmaster and children."""
+    postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+    return [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                                                          text=True).stdout.split()]
+
+
 # --- a load process: receivers only
 
 async def drive(ports: list[int], count: int, sample_every: int, seconds: float) -> dict:
@@ -114,13 +133,7 @@ async def publish(ports: list[int], rate: float, seconds: float) -> int:
 
 def run(binary: str, pg: PostgresServer, nodes_count: int, args) -> dict:
     url = pg.create_database("bench_" + uuid.uuid4().hex[:8])
-    nodes = []
-    for n in range(nodes_count):
-        port = duplex_process.free_port()
-        log = Path(args.logs) / f"node{n + 1}-{port}.log"
-        nodes.append((port, duplex_process.start(
-            [binary, "chat", "--port", str(port), "--postgres", url, "--node-name", f"node{n + 1}", "--log-level", "warning"],
-            f"node{n + 1}", log, duplex_process.accepts_tcp(port))))
+    nodes = start_nodes(binary, url, nodes_count, args.logs)
     ports = [port for port, _ in nodes]
     per_driver = [args.clients // args.drivers + (1 if i < args.clients % args.drivers else 0) for i in range(args.drivers)]
     drivers = [subprocess.Popen([sys.executable, __file__, "--driver", ",".join(map(str, ports)), "--clients", str(n),
@@ -129,10 +142,7 @@ def run(binary: str, pg: PostgresServer, nodes_count: int, args) -> dict:
     try:
         for driver in drivers:
             assert driver.stdout.readline().strip() == "ready", "a load process did not get ready"
-        # This PostgreSQL only (other servers may run on the machine): its postmaster and children.
-        postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
-        pg_pids = [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
-                                                                 text=True).stdout.split()]
+        pg_pids = postgres_pids(pg)
         node_cpu0 = sum(cpu_seconds(proc.pid) for _, proc in nodes)
         pg_cpu0 = sum(cpu_seconds(pid) for pid in pg_pids if Path(f"/proc/{pid}").exists())
         start_ns = time.monotonic_ns()
@@ -167,16 +177,8 @@ def run_duplex_bench(binary: str, pg: PostgresServer, nodes_count: int, args) ->
     delivery counted and timed): members round-robin over the nodes, `--publishers` of them
     talking at `rate / publishers` each."""
     url = pg.create_database("bench_" + uuid.uuid4().hex[:8])
-    nodes = []
-    for n in range(nodes_count):
-        port = duplex_process.free_port()
-        log = Path(args.logs) / f"node{n + 1}-{port}.log"
-        nodes.append((port, duplex_process.start(
-            [binary, "chat", "--port", str(port), "--postgres", url, "--node-name", f"node{n + 1}", "--log-level", "warning"],
-            f"node{n + 1}", log, duplex_process.accepts_tcp(port))))
-    postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
-    pg_pids = [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
-                                                             text=True).stdout.split()]
+    nodes = start_nodes(binary, url, nodes_count, args.logs)
+    pg_pids = postgres_pids(pg)
     command = [binary, "bench", "chat", "--json", "--quiet", "--connections", str(args.clients),
                "--publishers", str(args.publishers), "--rate", str(args.rate / args.publishers),
                "--warmup", "3", "--duration", str(args.seconds), "--concurrency", "100", "--room", f"bench-{uuid.uuid4().hex[:6]}"]

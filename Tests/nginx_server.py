@@ -28,18 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from duplex_process import free_port
+
 
 def _find_nginx() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
     if not found:
         raise FileNotFoundError("nginx not found: install Debian's nginx package (scripts/install-test-deps)")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def render_config(upstreams: list[str], port: int, root: Path, sticky: bool = False) -> str:
@@ -94,7 +90,7 @@ class NginxServer:
         self.binary = _find_nginx()
         self.upstreams = list(upstreams)
         self.sticky = sticky
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="duplex-nginx-"))
         self.config_path = self.dir / "nginx.conf"
         self.error_log_path = self.dir / "error.log"

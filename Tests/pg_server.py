@@ -158,3 +158,17 @@ class PostgresServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+try:
+    import pytest
+except ImportError:  # used outside pytest (Benchmarks/): no fixture then
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture(scope="module")
+    def pg():
+        """A throwaway PostgreSQL server per test module (import it into a suite's support module)."""
+        server = PostgresServer().start()
+        yield server
+        server.stop()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duplex_process  # noqa: E402
 from duplex_process import DUPLEX_BIN, free_port  # noqa: E402
 from nginx_server import NginxServer  # noqa: E402
-from pg_server import PostgresServer  # noqa: E402
+from pg_server import PostgresServer, pg  # noqa: E402
 
 ARTIFACT_DIR = duplex_process.ARTIFACT_ROOT / "chat_cluster"
 PRESENCE_TIMEOUT = 3.0  # seconds: a killed node's people leave after this (+ one heartbeat)
@@ -77,13 +77,6 @@ class ChatCluster:
         with self.pg.connect(self.database) as conn:
             return [tuple(r) for r in conn.execute(
                 "SELECT id, user_name, body FROM duplex_chat_messages WHERE room = %s ORDER BY id", (room,))]
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent / "socketio"))
 
 import duplex_process  # noqa: E402
 from duplex_process import REPO, free_port  # noqa: E402
-from pg_server import PostgresServer  # noqa: E402
+from pg_server import PostgresServer, pg  # noqa: E402
 from socketio_support import Recorder, wait_until  # noqa: E402,F401
 
 BIN = os.environ.get("SOCKETIO_CONFORMANCE_BIN") or str(REPO / ".build" / "debug" / "duplex-socketio-conformance")
@@ -104,13 +104,6 @@ class Cluster:
         for node in self.nodes:
             if node.proc.poll() is None:
                 node.stop()
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
