@@ -1,3 +1,4 @@
+import NIOCore
 /// The transport side of one Engine.IO session as an explicit state machine: which
 /// transport carries it, the packets waiting for a poll, whether a poll is pending, and the
 /// upgrade steps (probe, then `5`). Pure: the session class owns the sockets, promises and
@@ -40,7 +41,9 @@ struct EngineIOSessionState {
 
     private(set) var phase: Phase
     /// What waits for a poll, in order; batches may be shared with other sessions.
-    private(set) var outbox: [EngineIOPacketBatch] = []
+    /// A ring: a poll takes from the front (at most `maxPacketsPerPoll` packets), so a long
+    /// outbox drained a few packets at a time costs no shifting.
+    private(set) var outbox = CircularBuffer<EngineIOPacketBatch>()
     private(set) var pollPending = false
     /// The outbox's size as ``EngineIOPacketBatch/cost`` counts it.
     private(set) var outboxBytes = 0
@@ -169,7 +172,7 @@ struct EngineIOSessionState {
     mutating func close() -> Bool {
         guard phase != .closed else { return false }
         phase = .closed
-        outbox = []
+        outbox = CircularBuffer()
         outboxBytes = 0
         let hadPoll = pollPending
         pollPending = false
@@ -180,19 +183,15 @@ struct EngineIOSessionState {
     /// first batch); what is left waits for the next poll.
     private mutating func takeOutbox(limit: Int = .max) -> [EngineIOPacket] {
         var packets: [EngineIOPacket] = []
-        var taken = 0
-        for batch in outbox {
-            if taken > 0 && packets.count + batch.packets.count > limit { break }
+        while let batch = outbox.first, packets.isEmpty || packets.count + batch.packets.count <= limit {
             packets.append(contentsOf: batch.packets)
             outboxBytes -= batch.cost
-            taken += 1
+            outbox.removeFirst()
         }
-        if taken == outbox.count {
+        if outbox.isEmpty {
             // Not keeping the capacity: a burst must not pin its memory for the session's life.
-            outbox = []
+            outbox = CircularBuffer()
             outboxBytes = 0
-        } else {
-            outbox.removeFirst(taken)
         }
         return packets
     }
